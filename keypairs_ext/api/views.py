@@ -1,0 +1,71 @@
+"""Response bodies of os-keypairs, per microversion.
+
+A create response, less ``private_key`` and ``user_id``, equals the list
+entry of the same keypair; show adds the record fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from keypairs_ext.db.models import KeyPair
+from keypairs_ext.host.contract import ApiRequest, Version
+
+
+def _timestamp(value: Any) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
+
+
+def summary(keypair: KeyPair, version: Version, legacy: bool) -> dict[str, Any]:
+    view = {
+        "name": keypair.name,
+        "public_key": keypair.public_key,
+        "fingerprint": keypair.fingerprint,
+    }
+    if not legacy and version.matches("2.2"):
+        view["type"] = keypair.type
+    return view
+
+
+def created(keypair: KeyPair, version: Version, legacy: bool, private_key: str | None) -> dict:
+    view = summary(keypair, version, legacy)
+    view["user_id"] = keypair.user_id
+    if private_key is not None:
+        view["private_key"] = private_key
+    return {"keypair": view}
+
+
+def shown(keypair: KeyPair, version: Version, legacy: bool) -> dict:
+    view = summary(keypair, version, legacy)
+    view.update(
+        {
+            "user_id": keypair.user_id,
+            "id": keypair.id,
+            "created_at": _timestamp(keypair.created_at),
+            "updated_at": _timestamp(keypair.updated_at),
+            "deleted": False,
+            "deleted_at": None,
+        }
+    )
+    return {"keypair": view}
+
+
+def listed(
+    request: ApiRequest, keypairs: list[KeyPair], page_limit: int | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "keypairs": [
+            {"keypair": summary(k, request.version, request.legacy)} for k in keypairs
+        ]
+    }
+    if page_limit is not None and keypairs and len(keypairs) == page_limit:
+        body["keypairs_links"] = [{"rel": "next", "href": next_href(request, keypairs[-1].name)}]
+    return body
+
+
+def next_href(request: ApiRequest, marker: str) -> str:
+    """The request's own URL and query, with ``marker`` set to the last name."""
+    params = [(k, v) for k, v in request.query if k != "marker"]
+    params.append(("marker", marker))
+    return f"{request.url}?{urlencode(params)}"

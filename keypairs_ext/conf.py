@@ -1,0 +1,69 @@
+"""Options of the keypairs extension: ``[keypairs]`` and ``[quota]``."""
+
+from __future__ import annotations
+
+from oslo_config import cfg
+
+keypairs_opts = [
+    cfg.BoolOpt(
+        "allow_generation",
+        default=True,
+        help="Generate a key pair on the server when a create request has no "
+        "public_key (microversions before 2.92). When false such a request "
+        "is a 400 and users import their own public keys.",
+    ),
+    cfg.StrOpt(
+        "generation_algorithm",
+        default="rsa",
+        choices=["rsa", "ed25519", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521"],
+        help="Algorithm of server-generated SSH keys. The default, rsa, gives "
+        "the PEM 'BEGIN RSA PRIVATE KEY' that Nova clients expect; others "
+        "return an OpenSSH private key.",
+    ),
+    cfg.IntOpt(
+        "generation_rsa_bits",
+        default=2048,
+        choices=[2048, 3072, 4096],
+        help="Modulus size of generated RSA keys.",
+    ),
+    cfg.IntOpt(
+        "min_rsa_bits",
+        default=2048,
+        min=1024,
+        max=16384,
+        help="Smallest RSA modulus accepted on import.",
+    ),
+    cfg.ListOpt(
+        "allowed_types",
+        default=[
+            "ssh-ed25519",
+            "ecdsa-sha2-nistp256",
+            "ecdsa-sha2-nistp384",
+            "ecdsa-sha2-nistp521",
+            "ssh-rsa",
+            "sk-ssh-ed25519@openssh.com",
+            "sk-ecdsa-sha2-nistp256@openssh.com",
+            "x509",
+        ],
+        help="Key types accepted on import (OpenSSH type labels, and x509 "
+        "for certificates). DSA is never accepted.",
+    ),
+]
+
+quota_opts = [
+    cfg.IntOpt(
+        "key_pairs",
+        default=100,
+        min=-1,
+        help="Key pairs one user may hold; -1 is unlimited.",
+    ),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_opts(keypairs_opts, group="keypairs")
+    conf.register_opts(quota_opts, group="quota")
+
+
+def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
+    return [("keypairs", keypairs_opts), ("quota", quota_opts)]

@@ -1,0 +1,47 @@
+"""Tables of the keypairs extension."""
+
+from __future__ import annotations
+
+import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+from sqlalchemy.dialects import mysql, postgresql
+
+# Names compare and sort by their exact bytes on every backend: "kp" and "KP"
+# are two keypairs.  PostgreSQL and MySQL need a binary collation for that.
+BinaryName = (
+    sa.String(255)
+    .with_variant(postgresql.VARCHAR(255, collation="C"), "postgresql")
+    .with_variant(mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
+)
+
+
+class Base(orm.DeclarativeBase):
+    pass
+
+
+class KeyPair(Base):
+    __tablename__ = "key_pairs"
+    __table_args__ = (
+        # Also the index of the sorted per-user list (user_id, name).
+        sa.UniqueConstraint("user_id", "name", name="uniq_key_pairs0user_id0name"),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    user_id: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    name: orm.Mapped[str] = orm.mapped_column(BinaryName)
+    fingerprint: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    public_key: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    type: orm.Mapped[str] = orm.mapped_column(sa.String(8))
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(sa.DateTime)
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(sa.DateTime, nullable=True)
+
+
+class KeyPairUsage(Base):
+    """How many keypairs a user holds: the row the quota check locks."""
+
+    __tablename__ = "key_pair_usages"
+
+    user_id: orm.Mapped[str] = orm.mapped_column(sa.String(255), primary_key=True)
+    in_use: orm.Mapped[int] = orm.mapped_column(sa.Integer)

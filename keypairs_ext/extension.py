@@ -1,0 +1,83 @@
+"""The Keypairs extension: identity, routes and server hooks for the host."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from keypairs_ext import conf as keypairs_conf
+from keypairs_ext import policies
+from keypairs_ext.api import servers
+from keypairs_ext.api.controller import KeypairController
+from keypairs_ext.db.api import KeypairStore
+from keypairs_ext.host.contract import (
+    Extension,
+    HostServices,
+    Route,
+    ServerHookInput,
+    Version,
+)
+
+
+class Keypairs(Extension):
+    name = "Keypairs"
+    alias = "os-keypairs"
+    namespace = "http://docs.openstack.org/ext/keypairs/api/v1.1"
+    updated = "2011-08-08T00:00:00+00:00"
+    description = "Keypair Support"
+
+    server_properties = ("key_name",)
+
+    def __init__(self, services: HostServices) -> None:
+        super().__init__(services)
+        self.store = KeypairStore(services.database)
+        self.controller = KeypairController(services, self.store)
+
+    @classmethod
+    def register_opts(cls, conf: Any) -> None:
+        keypairs_conf.register_opts(conf)
+
+    @classmethod
+    def list_rules(cls) -> Iterable[Any]:
+        return policies.list_rules()
+
+    @classmethod
+    def migrations(cls) -> str:
+        return os.path.join(os.path.dirname(__file__), "db", "migrations")
+
+    def routes(self) -> list[Route]:
+        c = self.controller
+        return [
+            Route("GET", "/os-keypairs", c.index, xml_list_item="keypair"),
+            Route("POST", "/os-keypairs", c.create),
+            Route("GET", "/os-keypairs/{name}", c.show),
+            Route("DELETE", "/os-keypairs/{name}", c.delete),
+            # The paths of the original extension document.
+            Route("GET", "/os_keypairs", c.index, legacy_only=True, xml_list_item="keypair"),
+            Route("POST", "/os_keypairs/keypair", c.create, legacy_only=True),
+        ]
+
+    def server_create_schema(self, version: Version) -> dict[str, Any]:
+        return servers.create_schema(version)
+
+    def server_rebuild_schema(self, version: Version) -> dict[str, Any]:
+        return servers.rebuild_schema(version)
+
+    def on_server_create(self, hook: ServerHookInput) -> None:
+        servers.on_create(self.store, hook)
+
+    def on_server_rebuild(self, hook: ServerHookInput) -> None:
+        servers.on_rebuild(self.store, hook)
+
+    def server_view(self, contribution: Mapping[str, Any], version: Version) -> dict:
+        return servers.view(contribution)
+
+    def server_filters(self) -> Mapping[str, Any]:
+        return {"key_name": servers.matches_key_name}
+
+    def instance_metadata(self, contribution: Mapping[str, Any]) -> dict[str, Any]:
+        return servers.instance_metadata(contribution)
+
+    def ec2_metadata(self, contribution: Mapping[str, Any]) -> dict[str, Any]:
+        return servers.ec2_metadata(contribution)

@@ -1,0 +1,77 @@
+"""Compute microversion negotiation (and extension contract versions)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import microversion_parse
+
+from keypairs_ext.host.contract import Invalid, NotAcceptable, Version
+
+MIN_VERSION = Version(2, 1)
+LEGACY_VERSION = Version(2, 0)
+LEGACY_HEADER = "X-OpenStack-Nova-API-Version"
+STANDARD_HEADER = "OpenStack-API-Version"
+VARY = f"{STANDARD_HEADER}, {LEGACY_HEADER}"
+
+_VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
+
+
+def parse(text: str) -> Version:
+    match = _VERSION_RE.match(text.strip())
+    if not match:
+        raise Invalid(
+            f"API Version String {text} is of invalid format. Must be of "
+            "format MajorNum.MinorNum."
+        )
+    return Version(int(match.group(1)), int(match.group(2)))
+
+
+def _requested(headers: Mapping[str, str], service: str, legacy: list[str]) -> str | None:
+    try:
+        return microversion_parse.get_version(headers, service, legacy_headers=legacy)
+    except ValueError:
+        return None
+
+
+def negotiate(headers: Mapping[str, str], max_version: Version) -> Version:
+    """The compute version a request asks for: 2.1 when absent."""
+    requested = _requested(headers, "compute", [LEGACY_HEADER])
+    if requested is None:
+        return MIN_VERSION
+    if requested.strip() == "latest":
+        return max_version
+    version = parse(requested)
+    if not MIN_VERSION <= version <= max_version:
+        raise NotAcceptable(
+            f"Version {version} is not supported by the API. Minimum is "
+            f"{MIN_VERSION} and maximum is {max_version}."
+        )
+    return version
+
+
+def negotiate_contract(
+    headers: Mapping[str, str], name: str, low: Version, high: Version
+) -> Version | None:
+    """The version of an extension contract ``name`` asked for, if any."""
+    requested = _requested(headers, name, [])
+    if requested is None:
+        return None
+    if requested.strip() == "latest":
+        return high
+    version = parse(requested)
+    if not low <= version <= high:
+        raise NotAcceptable(
+            f"Version {name} {version} is not supported. Minimum is {low} "
+            f"and maximum is {high}."
+        )
+    return version
+
+
+def response_headers(version: Version) -> dict[str, str]:
+    return {
+        STANDARD_HEADER: f"compute {version}",
+        LEGACY_HEADER: str(version),
+        "Vary": VARY,
+    }
