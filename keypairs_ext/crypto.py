@@ -126,9 +126,7 @@ _MAX_CERTIFICATE_CHARS = 65536
 _MAX_CN_CHARS = 64
 
 _SUPPORTED_LABELS = ", ".join(_KEY_TYPES)
-_BASE64_ALPHABET = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-)
+_BASE64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _FIELD_SEPARATOR = re.compile(r"[ \t]+")
 # Character classes that make a line render differently from what it is.
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
@@ -140,6 +138,7 @@ _AUTHORIZED_KEYS_OPTION = re.compile(
 _PEM_BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
 _RFC4716_BEGIN = "---- BEGIN SSH2 PUBLIC KEY ----"
 _RFC4716_END = "---- END SSH2 PUBLIC KEY ----"
+_PEM_PUBLIC_BEGINS = ("-----BEGIN PUBLIC KEY-----", "-----BEGIN RSA PUBLIC KEY-----")
 
 
 # --- SSH wire format -------------------------------------------------------
@@ -151,9 +150,7 @@ def _ssh_string(data: bytes) -> bytes:
 
 def _ssh_mpint(value: int) -> bytes:
     # Positive two's complement: a leading zero byte when the top bit is set.
-    return _ssh_string(
-        value.to_bytes(value.bit_length() // 8 + 1, "big") if value else b""
-    )
+    return _ssh_string(value.to_bytes(value.bit_length() // 8 + 1, "big") if value else b"")
 
 
 class _BlobReader:
@@ -249,9 +246,7 @@ def _check_rsa(reader: _BlobReader, min_rsa_bits: int) -> int:
 def _check_ed25519(reader: _BlobReader) -> int:
     point = reader.string()
     if len(point) != 32:
-        raise InvalidKeypair(
-            f"an Ed25519 public key is 32 bytes, this one is {len(point)} bytes"
-        )
+        raise InvalidKeypair(f"an Ed25519 public key is 32 bytes, this one is {len(point)} bytes")
     return 256
 
 
@@ -266,15 +261,11 @@ def _check_ecdsa(reader: _BlobReader, curve_name: str) -> int:
     coordinate_size = (curve.key_size + 7) // 8
     # OpenSSH writes uncompressed points; another encoding is another blob.
     if len(point) != 1 + 2 * coordinate_size or point[0] != 4:
-        raise InvalidKeypair(
-            f"the ECDSA public point is not an uncompressed {curve_name} point"
-        )
+        raise InvalidKeypair(f"the ECDSA public point is not an uncompressed {curve_name} point")
     try:
         ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
     except ValueError:
-        raise InvalidKeypair(
-            f"the ECDSA public point is not on the curve {curve_name}"
-        ) from None
+        raise InvalidKeypair(f"the ECDSA public point is not on the curve {curve_name}") from None
     return curve.key_size
 
 
@@ -304,9 +295,7 @@ def _check_blob(key_type: _KeyType, blob: bytes, min_rsa_bits: int) -> int:
     if key_type.security_key:
         _check_application(reader)
     if reader.remaining:
-        raise InvalidKeypair(
-            f"the key data has {reader.remaining} unexpected trailing bytes"
-        )
+        raise InvalidKeypair(f"the key data has {reader.remaining} unexpected trailing bytes")
     return bits
 
 
@@ -321,13 +310,11 @@ def _decode_base64(token: str) -> bytes:
     for position, char in enumerate(body):
         if char not in _BASE64_ALPHABET:
             raise InvalidKeypair(
-                f"the key data is not valid base64 (character {char!r} at "
-                f"position {position})"
+                f"the key data is not valid base64 (character {char!r} at position {position})"
             )
     if len(token) % 4:
         raise InvalidKeypair(
-            "the key data is not valid base64 (truncated: its length is not a "
-            "multiple of 4)"
+            "the key data is not valid base64 (truncated: its length is not a multiple of 4)"
         )
     blob = base64.b64decode(token, validate=True)
     if base64.b64encode(blob).decode("ascii") != token:
@@ -340,17 +327,13 @@ def _decode_base64(token: str) -> bytes:
 
 def _check_length(text: str, limit: int = _MAX_PUBLIC_KEY_CHARS) -> None:
     if len(text) > limit:
-        raise InvalidKeypair(
-            f"the input is too long ({len(text)} characters; at most {limit})"
-        )
+        raise InvalidKeypair(f"the input is too long ({len(text)} characters; at most {limit})")
 
 
 def _reject_other_formats(text: str) -> None:
     """Name the format of multi-line input that is not an OpenSSH line."""
     if "PuTTY-User-Key-File-" in text:
-        raise InvalidKeypair(
-            "this is a private key (PuTTY); provide the public key only"
-        )
+        raise InvalidKeypair("this is a private key (PuTTY); provide the public key only")
     if _RFC4716_BEGIN in text:
         raise InvalidKeypair(
             "RFC 4716 (SSH2) public keys are not accepted here; only the OpenSSH "
@@ -364,8 +347,7 @@ def _reject_other_formats(text: str) -> None:
             )
         if what in ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"):
             raise InvalidKeypair(
-                "this is an X.509 certificate, not an SSH public key (import it "
-                "with type x509)"
+                "this is an X.509 certificate, not an SSH public key (import it with type x509)"
             )
         raise InvalidKeypair(
             f"PEM input ({what}) is not accepted here; only the OpenSSH one-line "
@@ -379,51 +361,41 @@ def _check_characters(line: str) -> None:
         bad = next((c for c in line if (c < " " and c != "\t") or c == "\x7f"), None)
     else:
         bad = next(
-            (
-                c
-                for c in line
-                if c != "\t" and unicodedata.category(c) in _FORBIDDEN_CATEGORIES
-            ),
+            (c for c in line if c != "\t" and unicodedata.category(c) in _FORBIDDEN_CATEGORIES),
             None,
         )
     if bad is not None:
         raise InvalidKeypair(
-            f"the public key contains a control or invisible character "
-            f"(U+{ord(bad):04X})"
+            f"the public key contains a control or invisible character (U+{ord(bad):04X})"
         )
 
 
-def _reject_label(label: str, tokens: list[str]) -> None:
+def _label_error(label: str, tokens: list[str]) -> InvalidKeypair:
     """Explain why the first field is not a supported key type."""
     if _AUTHORIZED_KEYS_OPTION.match(label) or any(t in _KEY_TYPES for t in tokens):
-        raise InvalidKeypair(
+        return InvalidKeypair(
             'authorized_keys options (such as command="..." or no-pty) are not '
             "allowed before the key; provide only the key"
         )
     if not label.isascii():
-        raise InvalidKeypair(
-            f"the key type {_show(label)} contains non-ASCII characters "
-            "(look-alike letters?)"
+        return InvalidKeypair(
+            f"the key type {_show(label)} contains non-ASCII characters (look-alike letters?)"
         )
     if label == "ssh-dss":
-        raise InvalidKeypair(
+        return InvalidKeypair(
             "DSA keys (ssh-dss) are not supported; use ssh-ed25519, ecdsa or ssh-rsa"
         )
     if "-cert-v01@openssh.com" in label:
-        raise InvalidKeypair(
-            f"OpenSSH certificates ({_show(label)}) are not supported; import the "
-            "plain public key"
+        return InvalidKeypair(
+            f"OpenSSH certificates ({_show(label)}) are not supported; import the plain public key"
         )
     if label.startswith("AAAA"):
-        raise InvalidKeypair("the key type is missing before the base64 key data")
+        return InvalidKeypair("the key type is missing before the base64 key data")
     if label.lower() in _KEY_TYPES:
-        raise InvalidKeypair(
-            f"unknown key type {_show(label)} (key types are case-sensitive: "
-            f"{label.lower()})"
+        return InvalidKeypair(
+            f"unknown key type {_show(label)} (key types are case-sensitive: {label.lower()})"
         )
-    raise InvalidKeypair(
-        f"unknown key type {_show(label)}; supported: {_SUPPORTED_LABELS}"
-    )
+    return InvalidKeypair(f"unknown key type {_show(label)}; supported: {_SUPPORTED_LABELS}")
 
 
 def _check_allowed(key_type: _KeyType, allowed: Collection[str] | None) -> None:
@@ -459,8 +431,7 @@ def _parse_line(
     label = fields[0]
     key_type = _KEY_TYPES.get(label)
     if key_type is None:
-        _reject_label(label, _FIELD_SEPARATOR.split(line)[1:])
-        raise AssertionError("unreachable")  # _reject_label always raises
+        raise _label_error(label, _FIELD_SEPARATOR.split(line)[1:])
     if len(fields) < 2:
         raise InvalidKeypair(f"there is no base64 key data after {label}")
     _check_allowed(key_type, allowed_algorithms)
@@ -470,9 +441,7 @@ def _parse_line(
     return _ssh_public_key(key_type, bits, blob, comment)
 
 
-def _ssh_public_key(
-    key_type: _KeyType, bits: int, blob: bytes, comment: str
-) -> PublicKey:
+def _ssh_public_key(key_type: _KeyType, bits: int, blob: bytes, comment: str) -> PublicKey:
     encoded = base64.b64encode(blob).decode("ascii")
     line = f"{key_type.label} {encoded}" + (f" {comment}" if comment else "")
     return PublicKey(
@@ -528,9 +497,13 @@ def _rfc4716_headers(lines: list[str]) -> tuple[dict[str, str], list[str]]:
 
 def _rfc4716_to_line(text: str) -> str:
     lines = text.split("\n")
-    if lines[-1].strip() != _RFC4716_END or text.count(_RFC4716_BEGIN) != 1:
+    if (
+        lines[0].strip() != _RFC4716_BEGIN
+        or lines[-1].strip() != _RFC4716_END
+        or text.count(_RFC4716_BEGIN) != 1
+    ):
         raise InvalidKeypair(
-            "an RFC 4716 key must be one block ending with "
+            f"an RFC 4716 key must be one block from '{_RFC4716_BEGIN}' to "
             f"'{_RFC4716_END}' and nothing after it"
         )
     headers, body = _rfc4716_headers(lines[1:-1])
@@ -589,10 +562,10 @@ def parse_public_key_any(
     normalized = text.replace("\r\n", "\n").strip(" \t\n")
     if normalized.startswith(_RFC4716_BEGIN):
         line = _rfc4716_to_line(normalized)
-    elif normalized.startswith(
-        ("-----BEGIN PUBLIC KEY-----", "-----BEGIN RSA PUBLIC KEY-----")
-    ):
+    elif normalized.startswith(_PEM_PUBLIC_BEGINS):
         line = _pem_to_line(normalized)
+    elif any(begin in normalized for begin in (_RFC4716_BEGIN, *_PEM_PUBLIC_BEGINS)):
+        raise InvalidKeypair("unexpected text before the key's BEGIN line")
     else:
         line = normalized
     return _parse_line(line, min_rsa_bits, allowed_algorithms)
@@ -644,9 +617,7 @@ def parse_x509_certificate(text: str) -> PublicKey:
         raise InvalidKeypair("the certificate contains non-ASCII characters")
     labels = _PEM_BEGIN.findall(text)
     if any("PRIVATE KEY" in label for label in labels):
-        raise InvalidKeypair(
-            "the input contains a private key; provide only the certificate"
-        )
+        raise InvalidKeypair("the input contains a private key; provide only the certificate")
     certificates = labels.count("CERTIFICATE")
     if certificates != 1:
         raise InvalidKeypair(
@@ -686,8 +657,7 @@ def _resolve_bits(algorithm: str, bits: int | None) -> int:
         return allowed[0]
     if bits not in allowed:
         raise InvalidKeypair(
-            f"{bits} bits is not valid for {algorithm}; use "
-            + " or ".join(str(b) for b in allowed)
+            f"{bits} bits is not valid for {algorithm}; use " + " or ".join(str(b) for b in allowed)
         )
     return bits
 
@@ -702,8 +672,7 @@ def _check_generation_options(
         )
     if private_key_format == "pem" and algorithm == "ed25519":
         raise InvalidKeypair(
-            "an ed25519 private key has no traditional PEM form; use the openssh "
-            "or pkcs8 format"
+            "an ed25519 private key has no traditional PEM form; use the openssh or pkcs8 format"
         )
     if passphrase is not None and not passphrase:
         raise InvalidKeypair("passphrase must not be empty")
@@ -723,9 +692,7 @@ def _openssh_public(key: _PrivateKey) -> tuple[str, bytes]:
     """(label, blob) of the key's public half."""
     line = (
         key.public_key()
-        .public_bytes(
-            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-        )
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
         .decode("ascii")
     )
     label, encoded = line.split(" ")[:2]
@@ -740,6 +707,8 @@ def _serialize_private(
     encoding_format = {
         "openssh": serialization.PrivateFormat.OpenSSH,  # bcrypt KDF, aes256-ctr
         "pkcs8": serialization.PrivateFormat.PKCS8,  # PBES2 when encrypted
+        # Encrypted traditional PEM derives its key with one MD5 (OpenSSL's
+        # legacy scheme): what old clients read, the weakest of the three.
         "pem": serialization.PrivateFormat.TraditionalOpenSSL,
     }[private_key_format]
     encryption: serialization.KeySerializationEncryption = (
@@ -747,9 +716,9 @@ def _serialize_private(
         if passphrase
         else serialization.NoEncryption()
     )
-    return key.private_bytes(
-        serialization.Encoding.PEM, encoding_format, encryption
-    ).decode("ascii")
+    return key.private_bytes(serialization.Encoding.PEM, encoding_format, encryption).decode(
+        "ascii"
+    )
 
 
 def generate_ssh_keypair(
@@ -791,9 +760,7 @@ def _ppk_private_blob(key: _PrivateKey) -> bytes:
     if isinstance(key, rsa.RSAPrivateKey):
         numbers = key.private_numbers()
         # PuTTY's order; iqmp is q^-1 mod p, as cryptography computes it.
-        return b"".join(
-            _ssh_mpint(n) for n in (numbers.d, numbers.p, numbers.q, numbers.iqmp)
-        )
+        return b"".join(_ssh_mpint(n) for n in (numbers.d, numbers.p, numbers.q, numbers.iqmp))
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return _ssh_string(key.private_bytes_raw())
     return _ssh_mpint(key.private_numbers().private_value)
@@ -818,45 +785,43 @@ def _ppk_derive(passphrase: str, salt: bytes) -> tuple[bytes, bytes, bytes]:
     return material[:32], material[32:48], material[48:]
 
 
+def _ppk_mac(mac_key: bytes, fields: tuple[bytes, ...]) -> str:
+    """HMAC-SHA-256 over the header fields and the clear private blob."""
+    data = b"".join(_ssh_string(field) for field in fields)
+    return hmac.new(mac_key, data, hashlib.sha256).hexdigest()
+
+
+def _ppk_encrypt(private_blob: bytes, passphrase: str) -> tuple[bytes, bytes, list[str]]:
+    """(encrypted blob, MAC key, key-derivation header lines)."""
+    salt = os.urandom(16)
+    cipher_key, iv, mac_key = _ppk_derive(passphrase, salt)
+    encryptor = Cipher(algorithms.AES(cipher_key), modes.CBC(iv)).encryptor()
+    encrypted = encryptor.update(private_blob) + encryptor.finalize()
+    kdf_lines = [
+        "Key-Derivation: Argon2id",
+        f"Argon2-Memory: {_PPK_ARGON2_MEMORY_KIB}",
+        f"Argon2-Passes: {_PPK_ARGON2_PASSES}",
+        f"Argon2-Parallelism: {_PPK_ARGON2_PARALLELISM}",
+        f"Argon2-Salt: {salt.hex()}",
+    ]
+    return encrypted, mac_key, kdf_lines
+
+
 def _ppk(key: _PrivateKey, comment: str, passphrase: str | None) -> str:
     label, public_blob = _openssh_public(key)
     private_blob = _ppk_private_blob(key)
-    kdf_lines: list[str] = []
-    mac_key = b""  # an unencrypted file is MACed with an empty key
     if passphrase:
         encryption = "aes256-cbc"
         # Pad to the cipher block; the MAC covers the padding too.
         private_blob += os.urandom(-len(private_blob) % 16)
-        salt = os.urandom(16)
-        cipher_key, iv, mac_key = _ppk_derive(passphrase, salt)
-        kdf_lines = [
-            "Key-Derivation: Argon2id",
-            f"Argon2-Memory: {_PPK_ARGON2_MEMORY_KIB}",
-            f"Argon2-Passes: {_PPK_ARGON2_PASSES}",
-            f"Argon2-Parallelism: {_PPK_ARGON2_PARALLELISM}",
-            f"Argon2-Salt: {salt.hex()}",
-        ]
+        stored_blob, mac_key, kdf_lines = _ppk_encrypt(private_blob, passphrase)
     else:
-        encryption = "none"
-    mac = hmac.new(
-        mac_key,
-        b"".join(
-            _ssh_string(field)
-            for field in (
-                label.encode(),
-                encryption.encode(),
-                comment.encode("utf-8"),
-                public_blob,
-                private_blob,
-            )
-        ),
-        hashlib.sha256,
-    ).hexdigest()
-    if passphrase:
-        encryptor = Cipher(algorithms.AES(cipher_key), modes.CBC(iv)).encryptor()
-        private_blob = encryptor.update(private_blob) + encryptor.finalize()
+        # An unencrypted file is MACed all the same, with an empty key.
+        encryption, stored_blob, mac_key, kdf_lines = "none", private_blob, b"", []
+    header = (label.encode(), encryption.encode(), comment.encode("utf-8"))
+    mac = _ppk_mac(mac_key, (*header, public_blob, private_blob))
     public_lines = _base64_lines(public_blob)
-    private_lines = _base64_lines(private_blob)
+    private_lines = _base64_lines(stored_blob)
     lines = [
         f"PuTTY-User-Key-File-3: {label}",
         f"Encryption: {encryption}",
@@ -892,8 +857,7 @@ def _der_utf8_string(text: str) -> bytes:
 def _check_common_name(user_id: str) -> None:
     if not user_id:
         raise InvalidKeypair(
-            "the user id is empty; a certificate common name needs 1 to "
-            f"{_MAX_CN_CHARS} characters"
+            f"the user id is empty; a certificate common name needs 1 to {_MAX_CN_CHARS} characters"
         )
     if len(user_id) > _MAX_CN_CHARS:
         raise InvalidKeypair(
@@ -915,13 +879,9 @@ def _client_certificate(key: rsa.RSAPrivateKey, user_id: str) -> x509.Certificat
         .not_valid_before(now)
         .not_valid_after(now + datetime.timedelta(days=_CERTIFICATE_DAYS))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
-        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .add_extension(x509.SubjectAlternativeName([upn]), critical=False)
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
 
@@ -937,16 +897,12 @@ def generate_x509_keypair(user_id: str) -> GeneratedKeypair:
     try:
         certificate = _client_certificate(key, user_id)
     except ValueError:
-        raise InvalidKeypair(
-            "the user id cannot be written into a certificate"
-        ) from None
+        raise InvalidKeypair("the user id cannot be written into a certificate") from None
     bundle = pkcs12.serialize_key_and_certificates(
         None, key, certificate, None, serialization.NoEncryption()
     )
     return GeneratedKeypair(
         public_key=_x509_public_key(certificate),
-        public_text=certificate.public_bytes(serialization.Encoding.PEM).decode(
-            "ascii"
-        ),
+        public_text=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
         private_key=base64.b64encode(bundle).decode("ascii"),
     )

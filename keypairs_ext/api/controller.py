@@ -31,6 +31,7 @@ class KeypairController:
 
     def _target_user(self, request: ApiRequest, requested: str | None) -> str:
         if requested and not request.legacy and request.version.matches("2.10"):
+            schemas.check_user_id(requested)
             return requested
         return request.context.user_id
 
@@ -112,6 +113,11 @@ class KeypairController:
         if key_type == "x509":
             if "x509" not in allowed:
                 raise exception.InvalidKeypair("x509 certificates are not allowed here")
+            if "\x00" in public_text:
+                # No backend stores NUL; PostgreSQL fails on it.
+                raise exception.InvalidKeypair(
+                    "the certificate contains a NUL character (U+0000)"
+                )
             return crypto.parse_x509_certificate(public_text)
         return crypto.parse_openssh_public_key(
             public_text,

@@ -116,6 +116,26 @@ def check_name(name: str, version: Version) -> None:
         )
 
 
+def check_user_id(user_id: str) -> None:
+    """Raise Invalid unless ``user_id`` could be a user's id.
+
+    Ids come from the identity service: printable text.  A control
+    character (NUL above all, which PostgreSQL cannot store) or a lone
+    surrogate is a malformed request, not a user without keypairs.
+    """
+    try:
+        user_id.encode("utf-8")
+    except UnicodeEncodeError:
+        valid = False
+    else:
+        valid = not any(c < " " or c == "\x7f" for c in user_id)
+    if not valid:
+        raise Invalid(
+            "Invalid input for field/attribute user_id. A user id may not "
+            "contain control characters or invalid Unicode."
+        )
+
+
 def check_legacy_name(name: str) -> str:
     """The v2 rules: stripped, 1-255 characters, safe characters only."""
     name = name.strip()

@@ -27,6 +27,22 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
+def _storable(text: str) -> bool:
+    """Whether every backend can hold ``text``: no NUL, no lone surrogate.
+
+    PostgreSQL refuses NUL in text and no driver encodes a lone surrogate; a
+    name or user id that cannot be stored cannot name a stored keypair, so a
+    lookup with one finds nothing instead of failing in the driver.
+    """
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _ensure_usage_row(session: Any, user_id: str) -> None:
     dialect = session.get_bind().dialect.name
     values = {"user_id": user_id, "in_use": 0}
@@ -68,6 +84,8 @@ class KeypairStore:
         return keypair
 
     def get(self, context: Any, user_id: str, name: str) -> KeyPair:
+        if not (_storable(user_id) and _storable(name)):
+            raise exception.KeypairNotFound(name, user_id)
         query = sa.select(KeyPair).where(KeyPair.user_id == user_id, KeyPair.name == name)
         with self._db.reader.using(context) as session:
             keypair = session.scalars(query).first()
@@ -82,6 +100,10 @@ class KeypairStore:
         limit: int | None = None,
         marker: str | None = None,
     ) -> list[KeyPair]:
+        if marker is not None and not _storable(marker):
+            raise exception.Invalid(f"Marker {marker} could not be found.")
+        if not _storable(user_id):
+            return []
         query = sa.select(KeyPair).where(KeyPair.user_id == user_id).order_by(KeyPair.name)
         with self._db.reader.using(context) as session:
             if marker is not None:
@@ -96,6 +118,8 @@ class KeypairStore:
             return list(session.scalars(query))
 
     def delete(self, context: Any, user_id: str, name: str) -> None:
+        if not (_storable(user_id) and _storable(name)):
+            raise exception.KeypairNotFound(name, user_id)
         with self._db.writer.using(context) as session:
             deleted = session.execute(
                 sa.delete(KeyPair).where(KeyPair.user_id == user_id, KeyPair.name == name)

@@ -125,7 +125,9 @@ class ComputeAPI:
         legacy = path.startswith(("/v2/", "/v1.1/"))
         version = microversion.LEGACY_VERSION
         extra_headers: dict[str, str] = {}
-        media = serialize.choose_response_type(request.accept.header_value if request.accept else None, legacy)
+        media = serialize.choose_response_type(
+            request.accept.header_value if request.accept else None, legacy
+        )
         try:
             if not legacy:
                 version = microversion.negotiate(request.headers, self.max_version)
@@ -134,7 +136,9 @@ class ComputeAPI:
             context = self.strategy.context(request)
             match = self.router.match(request.method, path)
             if match is None:
-                return self._fault(404, "The resource could not be found.", legacy, media, extra_headers)
+                return self._fault(
+                    404, "The resource could not be found.", legacy, media, extra_headers
+                )
             mounted: Mounted = match.entry.target
             params = match.params
             project_id = params.pop("project_id", None)
@@ -143,7 +147,9 @@ class ComputeAPI:
                     400,
                     f"Malformed request URL: URL's project_id '{project_id}' doesn't "
                     f"match Context's project_id '{context.project_id}'",
-                    legacy, media, extra_headers,
+                    legacy,
+                    media,
+                    extra_headers,
                 )
             api_request = ApiRequest(
                 context=context,
@@ -163,9 +169,17 @@ class ComputeAPI:
             response.headers.update(handshake.headers)
             return response
         except auth.Unauthorized:
-            return self._fault(401, "The request you have made requires authentication.", legacy, media)
+            return self._fault(
+                401, "The request you have made requires authentication.", legacy, media
+            )
         except MethodNotAllowed as exc:
-            response = self._fault(405, "The method specified is not allowed for this resource.", legacy, media, extra_headers)
+            response = self._fault(
+                405,
+                "The method specified is not allowed for this resource.",
+                legacy,
+                media,
+                extra_headers,
+            )
             response.headers["Allow"] = ", ".join(exc.allowed)
             return response
         except faults.HTTPFault as exc:
@@ -173,12 +187,17 @@ class ComputeAPI:
         except serialize.UnsupportedMediaType as exc:
             return self._fault(415, str(exc), legacy, media, extra_headers)
         except oslo_policy.PolicyNotAuthorized as exc:
-            return self._fault(403, f"Policy doesn't allow {exc.rule} to be performed.", legacy, media, extra_headers)
+            rule = str(exc).removesuffix(" is disallowed by policy")
+            return self._fault(
+                403, f"Policy doesn't allow {rule} to be performed.", legacy, media, extra_headers
+            )
         except APIError as exc:
             return self._fault(faults.status_of(exc), str(exc), legacy, media, extra_headers)
         except (db_exc.DBConnectionError, db_exc.DBDeadlock) as exc:
             LOG.warning("Database unavailable: %s", type(exc).__name__)
-            return self._fault(503, "The database is unavailable; try again shortly.", legacy, media, extra_headers)
+            return self._fault(
+                503, "The database is unavailable; try again shortly.", legacy, media, extra_headers
+            )
 
     def _contract_versions(self, request: webob.Request) -> dict[str, Version]:
         found = {}
@@ -200,7 +219,9 @@ class ComputeAPI:
 
     # --- responses ----------------------------------------------------------
 
-    def _render(self, result: ApiResponse, media: str, headers: dict[str, str], route: Route) -> webob.Response:
+    def _render(
+        self, result: ApiResponse, media: str, headers: dict[str, str], route: Route
+    ) -> webob.Response:
         response = webob.Response(status=result.status)
         response.headers.update(headers)
         response.headers.update(result.headers)
@@ -247,7 +268,9 @@ class ComputeAPI:
         return response
 
     def route_table(self) -> list[tuple[str, str]]:
-        return self.router.table()
+        """Every (method, path template) this API serves, discovery included."""
+        discovery = [("GET", "/"), ("GET", "/v2.1/"), ("GET", "/v2/")]
+        return discovery + self.router.table()
 
 
 def _services(conf: cfg.ConfigOpts, facade: Any, enforcer: Any) -> HostServices:
@@ -260,7 +283,9 @@ def _services(conf: cfg.ConfigOpts, facade: Any, enforcer: Any) -> HostServices:
     )
 
 
-def load_extensions(conf: cfg.ConfigOpts, facade: Any, enforcer: Any) -> tuple[list[Extension], dict[str, str]]:
+def load_extensions(
+    conf: cfg.ConfigOpts, facade: Any, enforcer: Any
+) -> tuple[list[Extension], dict[str, str]]:
     installed = loader.find_installed()
     classes = loader.select(installed, conf.api.enabled_extensions)
     for cls in classes:

@@ -6,6 +6,7 @@ import os
 
 from oslo_config import cfg
 from oslo_db import options as db_options
+from oslo_middleware import http_proxy_to_wsgi
 
 MIN_VERSION = "2.1"
 MAX_VERSION = "2.92"
@@ -14,8 +15,7 @@ default_opts = [
     cfg.StrOpt(
         "state_path",
         default=os.path.join(os.path.expanduser("~"), ".local", "state", "keypairs-api"),
-        help="Directory for the service's state: the default SQLite database "
-        "lives here.",
+        help="Directory for the service's state: the default SQLite database lives here.",
     ),
 ]
 
@@ -70,9 +70,7 @@ api_opts = [
         min=1,
         help="Processes serving the API (keypairs-api); each runs 'threads' threads.",
     ),
-    cfg.IntOpt(
-        "threads", default=16, min=1, help="Request threads per worker process."
-    ),
+    cfg.IntOpt("threads", default=16, min=1, help="Request threads per worker process."),
 ]
 
 metadata_opts = [
@@ -99,7 +97,12 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(default_opts)
     conf.register_opts(api_opts, group="api")
     conf.register_opts(metadata_opts, group="metadata")
+    conf.register_opts(http_proxy_to_wsgi.OPTS, group="oslo_middleware")
     db_options.set_defaults(conf)
+    from keystonemiddleware import auth_token
+
+    for group, opts in auth_token.list_opts():
+        conf.register_opts(opts, group=group)
 
 
 def database_connection(conf: cfg.ConfigOpts) -> str:
@@ -121,6 +124,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("api", api_opts),
         ("metadata", metadata_opts),
         ("database", db_options.database_opts),
+        ("oslo_middleware", http_proxy_to_wsgi.OPTS),
     ]
     opts.extend(policy_opts.list_opts())
     opts.extend(auth_token.list_opts())

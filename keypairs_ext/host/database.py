@@ -46,7 +46,7 @@ def create_facade(conf: cfg.ConfigOpts) -> Any:
     """A started-on-first-use transaction context manager for ``conf``."""
     url = host_conf.database_connection(conf)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        os.makedirs(os.path.dirname(url[len("sqlite:///"):]) or ".", exist_ok=True)
+        os.makedirs(os.path.dirname(url[len("sqlite:///") :]) or ".", exist_ok=True)
     facade = enginefacade.transaction_context()
     options = {
         name: getattr(conf.database, name)

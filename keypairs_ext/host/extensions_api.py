@@ -35,8 +35,7 @@ class ExtensionsController:
             200,
             {
                 "extensions": [
-                    self._record(request, self._by_alias[alias])
-                    for alias in sorted(self._by_alias)
+                    self._record(request, self._by_alias[alias]) for alias in sorted(self._by_alias)
                 ]
             },
         )

@@ -119,9 +119,7 @@ def instantiate(cls: type[Extension], services: Any) -> Extension:
         ) from exc
 
 
-def disabled_server_properties(
-    installed: Installed, enabled: Sequence[str]
-) -> dict[str, str]:
+def disabled_server_properties(installed: Installed, enabled: Sequence[str]) -> dict[str, str]:
     """Server body property -> alias of the installed but disabled extension adding it."""
     owners = {}
     for alias, cls in installed.classes.items():

@@ -22,8 +22,7 @@ def parse(text: str) -> Version:
     match = _VERSION_RE.match(text.strip())
     if not match:
         raise Invalid(
-            f"API Version String {text} is of invalid format. Must be of "
-            "format MajorNum.MinorNum."
+            f"API Version String {text} is of invalid format. Must be of format MajorNum.MinorNum."
         )
     return Version(int(match.group(1)), int(match.group(2)))
 
@@ -63,8 +62,7 @@ def negotiate_contract(
     version = parse(requested)
     if not low <= version <= high:
         raise NotAcceptable(
-            f"Version {name} {version} is not supported. Minimum is {low} "
-            f"and maximum is {high}."
+            f"Version {name} {version} is not supported. Minimum is {low} and maximum is {high}."
         )
     return version
 

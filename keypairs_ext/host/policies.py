@@ -15,7 +15,7 @@ base_rules = [
     policy.RuleDefault("context_is_admin", "role:admin", "Who is an administrator."),
     policy.RuleDefault(
         "admin_or_owner",
-        "is_admin:True or project_id:%(project_id)s",
+        "rule:context_is_admin or project_id:%(project_id)s",
         "An administrator, or a member of the resource's project.",
     ),
 ]

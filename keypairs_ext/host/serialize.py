@@ -128,7 +128,7 @@ def encode(body: Any, media: str, list_item: str | None = None) -> bytes:
 
 
 def _encode_xml(body: dict[str, Any], list_item: str | None) -> bytes:
-    (root_name, value), = body.items()
+    ((root_name, value),) = body.items()
     root = ElementTree.Element(root_name)
     root.set("xmlns", XML_ROOT_NAMESPACES.get(root_name, XML_NAMESPACE))
     _fill(root, value, list_item)
@@ -153,7 +153,7 @@ def _fill(element: ElementTree.Element, value: Any, list_item: str | None = None
         for item in value:
             if isinstance(item, dict) and len(item) == 1 and item_name in item:
                 # {"keypair": {...}} list entries are already wrapped
-                (name, inner), = item.items()
+                ((name, inner),) = item.items()
                 child = ElementTree.SubElement(element, name)
                 _fill(child, inner)
             else:

@@ -210,7 +210,9 @@ class ServersController:
         self._validate(self._schema("create", request.version, request.legacy), request.body)
         server = request.body["server"]
         if request.legacy:
-            server = {k: v for k, v in server.items() if k in self._known_create_properties(request)}
+            server = {
+                k: v for k, v in server.items() if k in self._known_create_properties(request)
+            }
         contributions: dict[str, dict] = {}
         for ext in self._extensions:
             contribution: dict[str, Any] = {}

@@ -48,9 +48,7 @@ def validate(schema: dict, instance: Any) -> None:
     value = error.instance
     shown = value if not isinstance(value, str) or len(value) <= 255 else value[:255] + "..."
     if path:
-        raise Invalid(
-            f"Invalid input for field/attribute {path}. Value: {shown}. {error.message}"
-        )
+        raise Invalid(f"Invalid input for field/attribute {path}. Value: {shown}. {error.message}")
     raise Invalid(f"Invalid input: {error.message}")
 
 

@@ -35,7 +35,10 @@ def _v20(base: str) -> dict[str, Any]:
 
 def _media_types(name: str) -> list[dict[str, str]]:
     return [
-        {"base": "application/json", "type": f"application/vnd.openstack.compute+json;version={name}"}
+        {
+            "base": "application/json",
+            "type": f"application/vnd.openstack.compute+json;version={name}",
+        }
     ]
 
 

@@ -34,9 +34,7 @@ def current(engine: sa.engine.Engine, version_table: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"version_table": version_table}
-        )
+        context = MigrationContext.configure(connection, opts={"version_table": version_table})
         return context.get_current_revision()
 
 

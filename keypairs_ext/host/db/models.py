@@ -29,6 +29,4 @@ class Instance(Base):
     extension_data: orm.Mapped[dict] = orm.mapped_column(sa.JSON)
     user_data: orm.Mapped[str | None] = orm.mapped_column(sa.Text, nullable=True)
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(sa.DateTime)
-    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
-        sa.DateTime, nullable=True
-    )
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(sa.DateTime, nullable=True)

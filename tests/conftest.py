@@ -1,0 +1,220 @@
+"""Shared fixtures: database backends, hosts built from config, an API client.
+
+Backends: SQLite always; PostgreSQL and MariaDB/MySQL when their servers
+answer (``KEYPAIRS_TEST_POSTGRESQL_URL`` / ``KEYPAIRS_TEST_MYSQL_URL``
+override the default local URLs).  With ``KEYPAIRS_REQUIRE_SERVERS=1`` (set by
+``.ci/run``) an unreachable server fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import webob
+
+from keypairs_ext.host import app
+from keypairs_ext.host.db import migrate
+
+POSTGRESQL_URL = os.environ.get(
+    "KEYPAIRS_TEST_POSTGRESQL_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+MYSQL_URL = os.environ.get(
+    "KEYPAIRS_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql?charset=utf8mb4"
+)
+REQUIRE_SERVERS = os.environ.get("KEYPAIRS_REQUIRE_SERVERS") == "1"
+TABLES = ("key_pairs", "key_pair_usages", "instances")
+
+
+def _reachable(url: str) -> bool:
+    parsed = sa.engine.make_url(url)
+    try:
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 0), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _need(url: str, what: str) -> None:
+    if not _reachable(url):
+        message = f"{what} is not reachable at {sa.engine.make_url(url).render_as_string()}"
+        if REQUIRE_SERVERS:
+            pytest.fail(message + " (KEYPAIRS_REQUIRE_SERVERS=1)")
+        pytest.skip(message)
+
+
+def create_database(server_url: str) -> str:
+    """A new, empty database on the server; returns its URL."""
+    url = sa.engine.make_url(server_url)
+    name = f"keypairs_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if url.get_backend_name() == "mysql":
+            connection.exec_driver_sql(
+                f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+            )
+        else:
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server_url: str, database_url: str) -> None:
+    name = sa.engine.make_url(database_url).database
+    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        else:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    _need(POSTGRESQL_URL, "PostgreSQL")
+    url = create_database(POSTGRESQL_URL)
+    yield url
+    drop_database(POSTGRESQL_URL, url)
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> Iterator[str]:
+    _need(MYSQL_URL, "MariaDB/MySQL")
+    url = create_database(MYSQL_URL)
+    yield url
+    drop_database(MYSQL_URL, url)
+
+
+def extension_classes(conf: Any) -> list:
+    from keypairs_ext.host import loader
+
+    return loader.select(loader.find_installed(), conf.api.enabled_extensions)
+
+
+_migrated: set[str] = set()
+
+
+def _prepare_shared(url: str) -> None:
+    """Migrate a shared server database once, then empty it for each test."""
+    engine = sa.create_engine(url)
+    if url not in _migrated:
+        conf = app.make_conf([])
+        migrate.sync(engine, extension_classes(conf))
+        _migrated.add(url)
+    with engine.begin() as connection:
+        for table in TABLES:
+            connection.exec_driver_sql(f"DELETE FROM {table}")
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/keypairs.sqlite"
+    url = request.getfixturevalue("postgresql_url")
+    _prepare_shared(url)
+    return url
+
+
+@pytest.fixture
+def make_host(tmp_path: Any, database_url: str):
+    """Build a host: ``make_host(api__max_limit=5, quota__key_pairs=3)``."""
+    hosts = []
+
+    def build(**overrides: Any) -> app.Host:
+        conf = app.make_conf([])
+        conf.set_override("state_path", str(tmp_path))
+        conf.set_override("connection", database_url, group="database")
+        conf.set_override("shared_secret", "metadata-secret", group="metadata")
+        # Extension options exist once the extension classes register them.
+        for cls in extension_classes(conf):
+            cls.register_opts(conf)
+        for key, value in overrides.items():
+            group, _, name = key.partition("__")
+            conf.set_override(name, value, group=group)
+        host = app.build(conf)
+        migrate.sync(host.database.writer.get_engine(), [type(e) for e in host.extensions])
+        hosts.append(host)
+        return host
+
+    yield build
+    for host in hosts:
+        host.database.writer.get_engine().dispose()
+
+
+class Client:
+    """Calls a WSGI app in process, the way a compute client would."""
+
+    def __init__(
+        self, wsgi_app: Any, token: str | None = "user1:project1", version: str | None = None
+    ):
+        self.app = wsgi_app
+        self.token = token
+        self.version = version
+
+    def as_user(self, token: str | None, version: str | None = None) -> Client:
+        return Client(self.app, token, version if version is not None else self.version)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        version: str | None = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+    ) -> webob.Response:
+        request = webob.Request.blank(path, method=method)
+        if self.token is not None:
+            request.headers["X-Auth-Token"] = self.token
+        version = version or self.version
+        if version is not None:
+            request.headers["OpenStack-API-Version"] = f"compute {version}"
+        if headers:
+            request.headers.update(headers)
+        if raw is not None:
+            request.body = raw
+            request.content_type = content_type
+        elif body is not None:
+            request.body = json.dumps(body).encode()
+            request.content_type = content_type
+        return request.get_response(self.app)
+
+    def get(self, path: str, **kw: Any) -> webob.Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> webob.Response:
+        return self.request("POST", path, body, **kw)
+
+    def delete(self, path: str, **kw: Any) -> webob.Response:
+        return self.request("DELETE", path, **kw)
+
+
+@pytest.fixture
+def host(make_host: Any) -> app.Host:
+    return make_host()
+
+
+@pytest.fixture
+def client(host: app.Host) -> Client:
+    return Client(host.api)
+
+
+def fault(response: webob.Response) -> tuple[str, int, str]:
+    """(fault name, code, message) of a compute fault body; fails otherwise."""
+    body = response.json
+    assert len(body) == 1, body
+    ((name, inner),) = body.items()
+    assert set(inner) == {"code", "message"}, body
+    assert inner["code"] == response.status_int
+    return name, inner["code"], inner["message"]

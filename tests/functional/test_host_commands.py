@@ -1,0 +1,219 @@
+"""The console scripts as an operator runs them: real processes, real sockets."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from keypairs_ext.extension import Keypairs
+from keypairs_ext.host.db import migrate
+from tests import conftest
+
+BIN = os.path.dirname(sys.executable)
+
+
+def head(script_location: str) -> str:
+    config = Config()
+    config.set_main_option("script_location", script_location)
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def command(name: str) -> str:
+    path = os.path.join(BIN, name)
+    return path if os.path.exists(path) else shutil.which(name)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(tmp_path, **sections) -> str:
+    lines = []
+    for section, options in sections.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{k} = {v}" for k, v in options.items())
+    path = tmp_path / "keypairs.conf"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def wait_for(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"exited with {process.returncode}: {process.stderr.read()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def get(port: int, path: str, headers=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", path, headers=headers or {})
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/fresh.sqlite"
+        return
+    conftest._need(conftest.POSTGRESQL_URL, "PostgreSQL")
+    url = conftest.create_database(conftest.POSTGRESQL_URL)
+    yield url
+    conftest.drop_database(conftest.POSTGRESQL_URL, url)
+
+
+def test_db_sync_from_empty_and_again(tmp_path, empty_database):
+    config = write_config(tmp_path, database={"connection": empty_database})
+    for _ in range(2):
+        result = subprocess.run(
+            [command("keypairs-manage"), "--config-file", config, "db", "sync"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "Migrated to head: host, os-keypairs"
+    version = subprocess.run(
+        [command("keypairs-manage"), "--config-file", config, "db", "version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert version.stdout.splitlines() == [
+        f"host: {head(migrate.HOST_MIGRATIONS)}",
+        f"os-keypairs: {head(Keypairs.migrations())}",
+    ]
+    tables = set(sa.inspect(sa.create_engine(empty_database)).get_table_names())
+    assert {
+        "instances",
+        "key_pairs",
+        "key_pair_usages",
+        "alembic_version_host",
+        "alembic_version_os_keypairs",
+    } <= tables
+
+
+def test_db_sync_refuses_an_unknown_extension(tmp_path):
+    config = write_config(
+        tmp_path,
+        DEFAULT={"state_path": tmp_path},
+        api={"enabled_extensions": "os-keypairs,os-unknown"},
+    )
+    result = subprocess.run(
+        [command("keypairs-manage"), "--config-file", config, "db", "sync"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "'os-unknown' is enabled" in result.stderr
+
+
+def test_api_serves_on_its_defaults(tmp_path):
+    """No arguments: 127.0.0.1:8774 and 8775, SQLite under the state path."""
+    for port in (8774, 8775):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.fail(f"port {port} is taken; the default-port test needs it free")
+    env = dict(os.environ, HOME=str(tmp_path))
+    process = subprocess.Popen(
+        [command("keypairs-api")], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(8774, process)
+        status, body = get(8774, "/v2.1/os-keypairs", {"X-Auth-Token": "u:p"})
+        assert status == 200 and json.loads(body) == {"keypairs": []}
+        status, _ = get(8775, "/openstack/latest/meta_data.json")
+        assert status == 400
+        assert (tmp_path / ".local/state/keypairs-api/keypairs.sqlite").exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert process.returncode == 0
+
+
+def test_api_with_config_file_and_workers(tmp_path):
+    port = free_port()
+    config = write_config(
+        tmp_path,
+        DEFAULT={"state_path": tmp_path},
+        api={"bind_port": port, "workers": 2, "threads": 4},
+        metadata={"enabled": "false"},
+    )
+    process = subprocess.Popen(
+        [command("keypairs-api"), "--config-file", config], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(port, process)
+        statuses = {get(port, "/v2.1/", {})[0] for _ in range(20)}
+        assert statuses == {200}
+        children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
+        assert len(children.stdout.split()) == 2
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_noauth2_refuses_a_public_address(tmp_path):
+    config = write_config(tmp_path, DEFAULT={"state_path": tmp_path}, api={"bind_host": "0.0.0.0"})
+    result = subprocess.run(
+        [command("keypairs-api"), "--config-file", config],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert (
+        "auth_strategy noauth2 trusts every token; refusing to listen on 0.0.0.0" in result.stderr
+    )
+
+
+def test_wsgi_application_is_importable_for_gunicorn(tmp_path):
+    port = free_port()
+    config = write_config(tmp_path, DEFAULT={"state_path": tmp_path})
+    subprocess.run(
+        [command("keypairs-manage"), "--config-file", config, "db", "sync"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    env = dict(os.environ, KEYPAIRS_CONFIG_FILE=config)
+    process = subprocess.Popen(
+        [
+            command("gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "keypairs_ext.host.wsgi:application",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(port, process)
+        status, body = get(port, "/v2.1/os-keypairs", {"X-Auth-Token": "u:p"})
+        assert status == 200 and json.loads(body) == {"keypairs": []}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
