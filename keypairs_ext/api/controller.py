@@ -44,7 +44,7 @@ class KeypairController:
         page_limit = None
         marker = None
         if not request.legacy and request.version.matches("2.35"):
-            max_limit = self._conf.api.max_limit
+            max_limit = self._services.max_limit
             page_limit = min(int(params.get("limit", max_limit)), max_limit)
             marker = params.get("marker")
         keypairs = self._store.list(request.context, user_id, page_limit, marker)

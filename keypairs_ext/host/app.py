@@ -279,6 +279,7 @@ def _services(conf: cfg.ConfigOpts, facade: Any, enforcer: Any) -> HostServices:
         database=facade,
         policy=enforcer,
         max_version=Version.parse(conf.api.max_microversion),
+        max_limit=conf.api.max_limit,
         validate=validation.validate,
     )
 

@@ -15,6 +15,7 @@ default_opts = [
     cfg.StrOpt(
         "state_path",
         default=os.path.join(os.path.expanduser("~"), ".local", "state", "keypairs-api"),
+        sample_default="~/.local/state/keypairs-api",
         help="Directory for the service's state: the default SQLite database lives here.",
     ),
 ]

@@ -197,6 +197,8 @@ class HostServices:
     policy: Any
     #: the highest compute microversion this host serves
     max_version: Version
+    #: the most items one page of a paged list may hold (``[api] max_limit``)
+    max_limit: int
     #: ``validate(schema, instance)``: JSON-schema validation that raises
     #: :class:`Invalid` with OpenStack Compute's wording; compiled schemas
     #: are cached, so pass module-level schema objects
