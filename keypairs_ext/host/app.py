@@ -100,11 +100,17 @@ class ComputeAPI:
             if ext.contract_name
         ]
         self.router = Router()
+        # Routes of an extension contract, consulted only for requests that
+        # opted in to it, so that everyone else sees the compatible API.
+        self.contract_routers: dict[str, Router] = {}
         for route in routes:
+            router = self.router
+            if route.contract:
+                router = self.contract_routers.setdefault(route.contract, Router())
             for prefix, legacy in MOUNTS:
-                if route.legacy_only and not legacy:
+                if (route.legacy_only and not legacy) or (route.contract and legacy):
                     continue
-                self.router.add(route.method, prefix + route.path, Mounted(route, legacy))
+                router.add(route.method, prefix + route.path, Mounted(route, legacy))
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         request = webob.Request(environ)
@@ -133,8 +139,12 @@ class ComputeAPI:
                 version = microversion.negotiate(request.headers, self.max_version)
                 extra_headers = microversion.response_headers(version)
             contract_versions = self._contract_versions(request)
+            if contract_versions and not legacy:
+                extra_headers[microversion.STANDARD_HEADER] += "".join(
+                    f", {name} {v}" for name, v in contract_versions.items()
+                )
             context = self.strategy.context(request)
-            match = self.router.match(request.method, path)
+            match = self._match(request.method, path, contract_versions)
             if match is None:
                 return self._fault(
                     404, "The resource could not be found.", legacy, media, extra_headers
@@ -198,6 +208,18 @@ class ComputeAPI:
             return self._fault(
                 503, "The database is unavailable; try again shortly.", legacy, media, extra_headers
             )
+
+    def _match(self, method: str, path: str, contracts: dict[str, Version]) -> Any:
+        for name in contracts:
+            router = self.contract_routers.get(name)
+            if router is not None:
+                try:
+                    match = router.match(method, path)
+                except MethodNotAllowed:
+                    match = None
+                if match is not None:
+                    return match
+        return self.router.match(method, path)
 
     def _contract_versions(self, request: webob.Request) -> dict[str, Version]:
         found = {}
@@ -270,7 +292,10 @@ class ComputeAPI:
     def route_table(self) -> list[tuple[str, str]]:
         """Every (method, path template) this API serves, discovery included."""
         discovery = [("GET", "/"), ("GET", "/v2.1/"), ("GET", "/v2/")]
-        return discovery + self.router.table()
+        table = discovery + self.router.table()
+        for router in self.contract_routers.values():
+            table += router.table()
+        return table
 
 
 def _services(conf: cfg.ConfigOpts, facade: Any, enforcer: Any) -> HostServices:

@@ -157,6 +157,9 @@ class Route:
     legacy_only: bool = False
     #: XML element name of a list item on the legacy endpoints
     xml_list_item: str | None = None
+    #: served only to requests that opt in to this extension contract
+    #: (``OpenStack-API-Version: <contract> X.Y``); absent for the others
+    contract: str | None = None
 
 
 # --- Server integration ------------------------------------------------------
