@@ -138,8 +138,9 @@ class ComputeAPI:
             if not legacy:
                 version = microversion.negotiate(request.headers, self.max_version)
                 extra_headers = microversion.response_headers(version)
-            contract_versions = self._contract_versions(request)
-            if contract_versions and not legacy:
+            # The legacy endpoints speak 2.0 only: no extension contracts there.
+            contract_versions = {} if legacy else self._contract_versions(request)
+            if contract_versions:
                 extra_headers[microversion.STANDARD_HEADER] += "".join(
                     f", {name} {v}" for name, v in contract_versions.items()
                 )
