@@ -36,6 +36,12 @@ class KeyPair(Base):
     type: orm.Mapped[str] = orm.mapped_column(sa.String(8))
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(sa.DateTime)
     updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(sa.DateTime, nullable=True)
+    # Facts of the extended contract (keypairs 1.x); the compatible API never shows them.
+    uuid: orm.Mapped[str | None] = orm.mapped_column(sa.String(36), nullable=True)
+    fingerprint_sha256: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), nullable=True)
+    algorithm: orm.Mapped[str | None] = orm.mapped_column(sa.String(32), nullable=True)
+    bits: orm.Mapped[int | None] = orm.mapped_column(sa.Integer, nullable=True)
+    comment: orm.Mapped[str | None] = orm.mapped_column(sa.Text, nullable=True)
 
 
 class KeyPairUsage(Base):

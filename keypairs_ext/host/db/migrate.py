@@ -15,14 +15,16 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 
 
-def upgrade(engine: sa.engine.Engine, script_location: str, version_table: str) -> None:
-    """Upgrade to head; a database already at head is left alone."""
+def upgrade(
+    engine: sa.engine.Engine, script_location: str, version_table: str, target: str = "head"
+) -> None:
+    """Upgrade to ``target``; a database already there is left alone."""
     config = Config()
     config.set_main_option("script_location", script_location)
     script = ScriptDirectory.from_config(config)
 
     def do_upgrade(revision, _context):
-        return script._upgrade_revs("head", revision)
+        return script._upgrade_revs(target, revision)
 
     with engine.begin() as connection:
         with EnvironmentContext(config, script, fn=do_upgrade) as env:
