@@ -5,9 +5,10 @@
 #   ${E2E_TOOLS:-/opt/keypairs-e2e}/keystone  keystone + gunicorn (a real Identity server)
 #   ${E2E_TOOLS:-/opt/keypairs-e2e}/tempest   tempest (+ stestr, pulled in by tempest)
 #
-# Idempotent: a venv whose stamp matches the wanted spec and whose entry points
-# still import is reused as is (a second run takes about a second). Silent on
-# success; on failure the pip log is printed and the exit status is non-zero.
+# Idempotent: a venv whose stamp matches the wanted spec (and constraints file)
+# and whose scripts and modules are still there is reused as is (a second run
+# takes under a second). Silent on success; on failure the tail of the pip log
+# is printed and the exit status is non-zero.
 #
 # Environment:
 #   E2E_TOOLS         where the venvs live (default /opt/keypairs-e2e)
