@@ -94,6 +94,10 @@ def check_query(query: list[tuple[str, str]], version: Version, index: bool) -> 
                 f"Invalid input for query parameters limit. Value: {limit}. "
                 f"'{limit}' does not match '^[0-9]*$'"
             )
+        if len(limit.lstrip("0")) > 18:
+            # Beyond any page size, which caps it anyway; and int() refuses
+            # strings of more than 4300 digits.
+            params["limit"] = str(2**63 - 1)
     return params
 
 

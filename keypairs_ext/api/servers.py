@@ -69,7 +69,9 @@ def instance_metadata(contribution: Mapping[str, Any]) -> dict[str, Any]:
     name = contribution["key_name"]
     return {
         "public_keys": {name: contribution["public_key"]},
-        "keys": [{"name": name, "type": contribution["key_type"], "data": contribution["public_key"]}],
+        "keys": [
+            {"name": name, "type": contribution["key_type"], "data": contribution["public_key"]}
+        ],
     }
 
 

@@ -54,11 +54,25 @@ def shown(keypair: KeyPair, version: Version, legacy: bool) -> dict:
 def listed(
     request: ApiRequest, keypairs: list[KeyPair], page_limit: int | None
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "keypairs": [
-            {"keypair": summary(k, request.version, request.legacy)} for k in keypairs
+    # summary() per item, unrolled: a list holds up to [api] max_limit items.
+    if not request.legacy and request.version.matches("2.2"):
+        items = [
+            {
+                "keypair": {
+                    "name": k.name,
+                    "public_key": k.public_key,
+                    "fingerprint": k.fingerprint,
+                    "type": k.type,
+                }
+            }
+            for k in keypairs
         ]
-    }
+    else:
+        items = [
+            {"keypair": {"name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint}}
+            for k in keypairs
+        ]
+    body: dict[str, Any] = {"keypairs": items}
     if page_limit is not None and keypairs and len(keypairs) == page_limit:
         body["keypairs_links"] = [{"rel": "next", "href": next_href(request, keypairs[-1].name)}]
     return body

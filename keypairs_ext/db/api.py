@@ -10,6 +10,7 @@ failure anywhere leaves nothing behind.
 
 from __future__ import annotations
 
+import collections
 import datetime
 from typing import Any
 
@@ -43,52 +44,96 @@ def _storable(text: str) -> bool:
     return True
 
 
-def _ensure_usage_row(session: Any, user_id: str) -> None:
-    dialect = session.get_bind().dialect.name
-    values = {"user_id": user_id, "in_use": 0}
+# Statements are built once: building them per request cost more than
+# running them.  Work goes through enginefacade *connections* (Core), not ORM
+# sessions: nothing here needs identity maps or unit-of-work flushes.
+_KP = KeyPair.__table__
+_USAGE = KeyPairUsage.__table__
+_BY_NAME = (_KP.c.user_id == sa.bindparam("user_id")) & (_KP.c.name == sa.bindparam("name"))
+_GET = sa.select(_KP).where(_BY_NAME)
+# The list view needs these four; leaving out the timestamps spares parsing
+# them for every row of a long list.
+_LISTED = sa.select(_KP.c.name, _KP.c.public_key, _KP.c.fingerprint, _KP.c.type).where(
+    _KP.c.user_id == sa.bindparam("user_id")
+)
+# Plain named tuples: reading a field of one is several times cheaper than of
+# a SQLAlchemy Row, which shows on a list of a thousand.
+ListedKeypair = collections.namedtuple("ListedKeypair", "name public_key fingerprint type")
+_AFTER_MARKER = _KP.c.name > sa.bindparam("marker")
+_LIST = {
+    (False, False): _LISTED.order_by(_KP.c.name),
+    (False, True): _LISTED.order_by(_KP.c.name).limit(sa.bindparam("limit")),
+    (True, False): _LISTED.where(_AFTER_MARKER).order_by(_KP.c.name),
+    (True, True): _LISTED.where(_AFTER_MARKER).order_by(_KP.c.name).limit(sa.bindparam("limit")),
+}
+_MARKER_EXISTS = sa.select(_KP.c.id).where(_BY_NAME)
+_INSERT = sa.insert(_KP)
+_DELETE = sa.delete(_KP).where(_BY_NAME)
+# (bind names differ from column names: UPDATE reserves those for SET)
+_USER = _USAGE.c.user_id == sa.bindparam("b_user_id")
+_TAKE = sa.update(_USAGE).where(_USER).values(in_use=_USAGE.c.in_use + 1)
+_TAKE_BELOW = _TAKE.where(_USAGE.c.in_use < sa.bindparam("b_limit"))
+_RELEASE = sa.update(_USAGE).where(_USER).values(in_use=_USAGE.c.in_use - 1)
+
+
+def _usage_row_statement(dialect: str) -> Any:
+    values = {"user_id": sa.bindparam("b_user_id"), "in_use": 0}
     if dialect == "postgresql":
-        stmt = postgresql.insert(KeyPairUsage).values(values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(KeyPairUsage).values(values).on_conflict_do_nothing()
-    else:  # MySQL / MariaDB
-        stmt = sa.insert(KeyPairUsage).values(values).prefix_with("IGNORE")
-    session.execute(stmt)
+        return postgresql.insert(_USAGE).values(values).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(_USAGE).values(values).on_conflict_do_nothing()
+    # MySQL / MariaDB
+    return sa.insert(_USAGE).values(values).prefix_with("IGNORE")
 
 
-def _take_quota(session: Any, user_id: str, limit: int) -> None:
-    _ensure_usage_row(session, user_id)
-    stmt = (
-        sa.update(KeyPairUsage)
-        .where(KeyPairUsage.user_id == user_id)
-        .values(in_use=KeyPairUsage.in_use + 1)
-    )
+_ENSURE_USAGE: dict[str, Any] = {}
+
+
+def _ensure_usage_row(connection: Any, user_id: str) -> None:
+    dialect = connection.dialect.name
+    statement = _ENSURE_USAGE.get(dialect)
+    if statement is None:
+        statement = _ENSURE_USAGE[dialect] = _usage_row_statement(dialect)
+    connection.execute(statement, {"b_user_id": user_id})
+
+
+def _take_quota(connection: Any, user_id: str, limit: int) -> None:
+    _ensure_usage_row(connection, user_id)
     if limit != UNLIMITED:
-        stmt = stmt.where(KeyPairUsage.in_use < limit)
-    if session.execute(stmt).rowcount != 1:
+        result = connection.execute(_TAKE_BELOW, {"b_user_id": user_id, "b_limit": limit})
+    else:
+        result = connection.execute(_TAKE, {"b_user_id": user_id})
+    if result.rowcount != 1:
         raise exception.KeypairLimitExceeded()
 
 
 class KeypairStore:
+    """Keypair records.
+
+    ``get`` returns a row with every column; ``list`` rows carry name,
+    public_key, fingerprint and type (what the list view shows); ``create``
+    returns the new KeyPair.  All are read by attribute.
+    """
+
     def __init__(self, database: Any) -> None:
         self._db = database
 
     def create(self, context: Any, values: dict[str, Any], limit: int) -> KeyPair:
-        keypair = KeyPair(created_at=_now(), updated_at=None, **values)
-        with self._db.writer.using(context) as session:
-            _take_quota(session, keypair.user_id, limit)
-            session.add(keypair)
+        row = dict(values, created_at=_now(), updated_at=None)
+        with self._db.writer.connection.using(context) as connection:
+            _take_quota(connection, row["user_id"], limit)
             try:
-                session.flush()
+                result = connection.execute(_INSERT, row)
             except db_exc.DBDuplicateEntry as exc:
-                raise exception.KeypairExists(keypair.name) from exc
-        return keypair
+                raise exception.KeypairExists(row["name"]) from exc
+            (row["id"],) = result.inserted_primary_key
+        return KeyPair(**row)
 
-    def get(self, context: Any, user_id: str, name: str) -> KeyPair:
+    def get(self, context: Any, user_id: str, name: str) -> Any:
         if not (_storable(user_id) and _storable(name)):
             raise exception.KeypairNotFound(name, user_id)
-        query = sa.select(KeyPair).where(KeyPair.user_id == user_id, KeyPair.name == name)
-        with self._db.reader.using(context) as session:
-            keypair = session.scalars(query).first()
+        with self._db.reader.connection.using(context) as connection:
+            keypair = connection.execute(_GET, {"user_id": user_id, "name": name}).first()
         if keypair is None:
             raise exception.KeypairNotFound(name, user_id)
         return keypair
@@ -99,35 +144,31 @@ class KeypairStore:
         user_id: str,
         limit: int | None = None,
         marker: str | None = None,
-    ) -> list[KeyPair]:
+    ) -> list[ListedKeypair]:
         if marker is not None and not _storable(marker):
             raise exception.Invalid(f"Marker {marker} could not be found.")
         if not _storable(user_id):
             return []
-        query = sa.select(KeyPair).where(KeyPair.user_id == user_id).order_by(KeyPair.name)
-        with self._db.reader.using(context) as session:
+        params: dict[str, Any] = {"user_id": user_id}
+        if limit is not None:
+            params["limit"] = limit
+        with self._db.reader.connection.using(context) as connection:
             if marker is not None:
-                exists = sa.select(KeyPair.id).where(
-                    KeyPair.user_id == user_id, KeyPair.name == marker
-                )
-                if session.execute(exists).first() is None:
+                found = connection.execute(_MARKER_EXISTS, {"user_id": user_id, "name": marker})
+                if found.first() is None:
                     raise exception.Invalid(f"Marker {marker} could not be found.")
-                query = query.where(KeyPair.name > marker)
-            if limit is not None:
-                query = query.limit(limit)
-            return list(session.scalars(query))
+                params["marker"] = marker
+            statement = _LIST[(marker is not None, limit is not None)]
+            return list(map(ListedKeypair._make, connection.execute(statement, params).all()))
 
     def delete(self, context: Any, user_id: str, name: str) -> None:
         if not (_storable(user_id) and _storable(name)):
             raise exception.KeypairNotFound(name, user_id)
-        with self._db.writer.using(context) as session:
-            deleted = session.execute(
-                sa.delete(KeyPair).where(KeyPair.user_id == user_id, KeyPair.name == name)
-            ).rowcount
+        with self._db.writer.connection.using(context) as connection:
+            # The usage row first, as create locks it: the same lock order in
+            # both, so a create and a delete of one user cannot deadlock.  A
+            # delete that finds nothing rolls the release back.
+            connection.execute(_RELEASE, {"b_user_id": user_id})
+            deleted = connection.execute(_DELETE, {"user_id": user_id, "name": name}).rowcount
             if deleted != 1:
                 raise exception.KeypairNotFound(name, user_id)
-            session.execute(
-                sa.update(KeyPairUsage)
-                .where(KeyPairUsage.user_id == user_id)
-                .values(in_use=KeyPairUsage.in_use - 1)
-            )

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
+import sqlalchemy as sa
 import webob
 from oslo_config import cfg
+from oslo_context import context as oslo_context
 from oslo_db import exception as db_exc
 from oslo_middleware import http_proxy_to_wsgi, request_id, sizelimit
 from oslo_policy import policy as oslo_policy
@@ -117,14 +119,21 @@ class ComputeAPI:
         try:
             response = self._handle(request)
         except Exception:  # the last line of defence: never a traceback
-            LOG.exception("Unexpected error serving %s %s", request.method, request.path)
+            # PATH_INFO as received: request.path would decode it, and may not.
+            LOG.exception(
+                "Unexpected error serving %s %r", request.method, environ.get("PATH_INFO")
+            )
             response = self._fault(500, "Unexpected API Error. Please report this.", False)
         return response(environ, start_response)
 
     # --- the flow -----------------------------------------------------------
 
     def _handle(self, request: webob.Request) -> webob.Response:
-        path = request.path_info
+        try:
+            path = request.path_info
+            _ = request.script_name  # decoded later for URLs: check it now
+        except UnicodeDecodeError:
+            return self._fault(400, "Malformed request URL: the path is not valid UTF-8.", False)
         discovery = DISCOVERY.get(path)
         if discovery is not None:
             return self._discovery(request, discovery)
@@ -204,8 +213,10 @@ class ComputeAPI:
             )
         except APIError as exc:
             return self._fault(faults.status_of(exc), str(exc), legacy, media, extra_headers)
-        except (db_exc.DBConnectionError, db_exc.DBDeadlock) as exc:
-            LOG.warning("Database unavailable: %s", type(exc).__name__)
+        except (db_exc.DBError, sa.exc.SQLAlchemyError) as exc:
+            if not database.unavailable(exc):
+                raise
+            LOG.warning("Database unavailable: %s", database.reason(exc))
             return self._fault(
                 503, "The database is unavailable; try again shortly.", legacy, media, extra_headers
             )
@@ -299,6 +310,38 @@ class ComputeAPI:
         return table
 
 
+class RequestEdge:
+    """oslo.middleware's HTTPProxyToWSGI then RequestId, as one plain WSGI layer.
+
+    Each of those middlewares wraps the request in a webob Request, re-wraps
+    the response in a webob Response and inspects its own signature on every
+    request; stacked, that cost more than the rest of a keypair show.  This
+    layer runs their own request-side code on the environ (proxy headers,
+    then the global and the new request id) and adds the
+    ``x-openstack-request-id`` response header unless the app set one.
+    """
+
+    def __init__(self, app: Any, conf: cfg.ConfigOpts) -> None:
+        self.app = app
+        self._proxy = http_proxy_to_wsgi.HTTPProxyToWSGI(None, conf)
+        self._request_id = request_id.RequestId(None)
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        request = webob.Request(environ)
+        self._proxy.process_request(request)
+        self._request_id.set_global_req_id(request)
+        req_id = oslo_context.generate_request_id()
+        environ[request_id.ENV_REQUEST_ID] = req_id
+        header = request_id.HTTP_RESP_HEADER_REQUEST_ID
+
+        def start(status: str, headers: list, exc_info: Any = None) -> Any:
+            if not any(name.lower() == header for name, _ in headers):
+                headers = [*headers, (header, req_id)]
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
+
+
 def _services(conf: cfg.ConfigOpts, facade: Any, enforcer: Any) -> HostServices:
     return HostServices(
         conf=conf,
@@ -336,8 +379,7 @@ def build(conf: cfg.ConfigOpts) -> Host:
     strategy = auth.strategy_for(conf)
     compute = ComputeAPI(conf, strategy, extensions, routes)
     api = strategy.wrap(compute, conf)
-    api = request_id.RequestId(api)
-    api = http_proxy_to_wsgi.HTTPProxyToWSGI(api, conf)
+    api = RequestEdge(api, conf)
     from keypairs_ext.host.metadata import MetadataApp
 
     metadata = MetadataApp(conf, facade, extensions)

@@ -10,12 +10,17 @@ refusal is a compute fault) and reads the identity headers it sets.
 from __future__ import annotations
 
 import ipaddress
+import json
+import logging
 from typing import Any
 
 import webob
 from oslo_config import cfg
 
+from keypairs_ext.host import faults
 from keypairs_ext.host.context import RequestContext
+
+LOG = logging.getLogger(__name__)
 
 
 class Unauthorized(Exception):
@@ -53,6 +58,8 @@ class NoAuth2:
             )
         user_id, _, project_id = token.partition(":")
         project_id = project_id or user_id
+        if not (_plausible_id(user_id) and _plausible_id(project_id)):
+            raise Unauthorized()
         is_admin = user_id == "admin"
         return RequestContext(
             user_id=user_id,
@@ -63,14 +70,25 @@ class NoAuth2:
         )
 
 
+def _plausible_id(value: str) -> bool:
+    """Could an identity service have issued it: 1-255 characters, no control ones.
+
+    Ids are stored in 255-character columns, and PostgreSQL refuses NUL in
+    text: a token that no identity service issues is not a server error.
+    """
+    return 0 < len(value) <= 255 and not any(c < " " or c == "\x7f" for c in value)
+
+
 class Keystone:
     name = "keystone"
 
     def wrap(self, app: Any, conf: cfg.ConfigOpts) -> Any:
         from keystonemiddleware import auth_token
 
-        return auth_token.AuthProtocol(
-            app, {"oslo_config_config": conf, "delay_auth_decision": True}
+        return _IdentityFailures(
+            auth_token.AuthProtocol(
+                app, {"oslo_config_config": conf, "delay_auth_decision": True}
+            )
         )
 
     def context(self, request: webob.Request) -> RequestContext:
@@ -79,6 +97,32 @@ class Keystone:
         context = RequestContext.from_environ(request.environ)
         context.is_admin = "admin" in (context.roles or [])
         return context
+
+
+class _IdentityFailures:
+    """A token that cannot be validated is a 503 fault, not a 500.
+
+    keystonemiddleware answers an unreachable identity server itself, but
+    lets some failures escape, e.g. ``MissingAuthPlugin`` on every request
+    with a token when ``[keystone_authtoken]`` names no auth plugin.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        from keystoneauth1 import exceptions as ksa_exceptions
+        from keystonemiddleware import exceptions as ksm_exceptions
+
+        try:
+            return self.app(environ, start_response)
+        except (ksa_exceptions.ClientException, ksm_exceptions.KeystoneMiddlewareException) as exc:
+            LOG.error("Cannot validate tokens: %s: %s", type(exc).__name__, exc)
+            response = webob.Response(status=503, content_type="application/json", charset="UTF-8")
+            response.body = json.dumps(
+                faults.fault_body(503, "The identity service is unavailable; try again shortly.")
+            ).encode()
+            return response(environ, start_response)
 
 
 STRATEGIES = {"noauth2": NoAuth2, "keystone": Keystone}

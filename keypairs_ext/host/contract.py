@@ -14,6 +14,7 @@ API is declared by the methods below; the host calls nothing else.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -96,9 +97,17 @@ class Version:
 
     def matches(self, low: str | None = None, high: str | None = None) -> bool:
         """True when ``low <= self <= high`` (either bound may be omitted)."""
-        if low is not None and self < Version.parse(low):
+        # Called for every field of every listed item: bounds are parsed once.
+        here = (self.major, self.minor)
+        if low is not None and here < _bound(low):
             return False
-        return not (high is not None and self > Version.parse(high))
+        return not (high is not None and here > _bound(high))
+
+
+@functools.lru_cache(maxsize=1024)
+def _bound(text: str) -> tuple[int, int]:
+    version = Version.parse(text)
+    return (version.major, version.minor)
 
 
 @dataclasses.dataclass

@@ -7,7 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from oslo_config import cfg
-from oslo_db.sqlalchemy import enginefacade
+from oslo_db import exception as db_exc
+from oslo_db.sqlalchemy import enginefacade, exc_filters
 
 from keypairs_ext.host import conf as host_conf
 
@@ -29,32 +30,112 @@ _ENGINE_OPTIONS = (
 )
 
 
-def _tune_sqlite(engine: sa.engine.Engine) -> None:
-    """WAL lets readers run beside a writer; waiting beats failing on a lock."""
-    if engine.dialect.name != "sqlite":
-        return
+def _tune_sqlite(pool_options: dict[str, Any]) -> Any:
+    def tune(engine: sa.engine.Engine) -> None:
+        """WAL lets readers run beside a writer; waiting beats failing on a lock."""
+        if engine.dialect.name != "sqlite":
+            return
 
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 30000")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.close()
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout = 30000")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.close()
+
+        _pool_sqlite_file(engine, pool_options)
+
+    return tune
+
+
+def _pool_sqlite_file(engine: sa.engine.Engine, options: dict[str, Any]) -> None:
+    """Keep SQLite file connections open between requests.
+
+    oslo.db puts a NullPool on SQLite files, so every transaction opened the
+    file and ran the connect-time PRAGMAs again (milliseconds per request).
+    A QueuePool, SQLAlchemy's own default for SQLite files, reuses them; the
+    connections are made with ``check_same_thread=false`` (see
+    create_facade), as one is used by one thread at a time.  The listeners
+    already registered (oslo.db's and ours) stay on the new pool.
+    """
+    old = engine.pool
+    if not isinstance(old, sa.pool.NullPool):
+        return
+    engine.pool = sa.pool.QueuePool(
+        old._creator,
+        pool_size=options.get("max_pool_size") or 5,
+        max_overflow=options.get("max_overflow") if options.get("max_overflow") is not None else 50,
+        timeout=options.get("pool_timeout") or 30,
+        recycle=old._recycle,
+        echo=old.echo,
+        logging_name=old._orig_logging_name,
+        reset_on_return=old._reset_on_return,
+        pre_ping=old._pre_ping,
+        _dispatch=old.dispatch,
+        dialect=old._dialect,
+    )
+    old.dispose()
+
+
+# oslo.db wraps a lost connection in DBConnectionError, but its pattern for a
+# failed *connect* to PostgreSQL ("could not connect to server") predates
+# libpq 14, which says "connection to server at ... failed: Connection
+# refused" (or "...: FATAL: the database system is shutting down").  Without
+# this filter such an error escapes as a bare OperationalError, which nothing
+# recognises as an outage (and oslo.db's connect retries do not retry).
+@exc_filters.filters(
+    "postgresql", sa.exc.OperationalError, r".*connection to server (?:at|on) .* failed"
+)
+def _postgresql_connect_failed(
+    error: Exception, _match: Any, _engine_name: str, _is_disconnect: bool
+) -> None:
+    raise db_exc.DBConnectionError(error)
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot serve now (answer 503).
+
+    Covers a lost or refused connection (whether or not oslo.db classified
+    it), a deadlock victim, and a pool with no free connection in time.
+    """
+    if isinstance(error, (db_exc.DBConnectionError, db_exc.DBDeadlock)):
+        return True
+    if isinstance(error, db_exc.DBError):
+        error = error.inner_exception or error
+    return isinstance(
+        error, (sa.exc.OperationalError, sa.exc.TimeoutError, sa.exc.DisconnectionError)
+    ) or bool(getattr(error, "connection_invalidated", False))
+
+
+def reason(error: BaseException) -> str:
+    """One line naming ``error`` and the driver's message (no SQL, no parameters)."""
+    cause = getattr(error, "inner_exception", None) or error
+    cause = getattr(cause, "orig", None) or cause
+    lines = str(cause).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def create_facade(conf: cfg.ConfigOpts) -> Any:
     """A started-on-first-use transaction context manager for ``conf``."""
     url = host_conf.database_connection(conf)
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        os.makedirs(os.path.dirname(url[len("sqlite:///") :]) or ".", exist_ok=True)
+    sqlite_file = url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:")
+    if sqlite_file:
+        os.makedirs(os.path.dirname(url.split("?")[0][len("sqlite:///") :]) or ".", exist_ok=True)
     facade = enginefacade.transaction_context()
     options = {
         name: getattr(conf.database, name)
         for name in _ENGINE_OPTIONS
         if getattr(conf.database, name, None) is not None
     }
-    facade.configure(connection=url, sqlite_fk=True, **options)
-    facade.append_on_engine_create(_tune_sqlite)
+    if sqlite_file and "check_same_thread" not in url:
+        # Pooled connections move between threads (one at a time).
+        options["connection_parameters"] = "&".join(
+            p for p in (options.get("connection_parameters"), "check_same_thread=false") if p
+        )
+    # thread_checkin (on by default) sleeps at every pool check-in so that
+    # eventlet greenthreads can run; real threads need no such yield.
+    facade.configure(connection=url, sqlite_fk=True, thread_checkin=False, **options)
+    facade.append_on_engine_create(_tune_sqlite(options))
     return facade
 
 

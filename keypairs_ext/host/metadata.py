@@ -88,7 +88,10 @@ class MetadataApp:
     def _respond(self, request: webob.Request) -> webob.Response:
         if request.method not in ("GET", "HEAD"):
             return _fault(405, "The metadata service is read-only.")
-        parts = [p for p in request.path_info.split("/") if p]
+        try:
+            parts = [p for p in request.path_info.split("/") if p]
+        except UnicodeDecodeError:
+            return _fault(400, "Malformed request URL: the path is not valid UTF-8.")
         if not parts:
             return _text("\n".join(EC2_VERSIONS + ("openstack",)))
         try:

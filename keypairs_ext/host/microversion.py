@@ -16,15 +16,22 @@ STANDARD_HEADER = "OpenStack-API-Version"
 VARY = f"{STANDARD_HEADER}, {LEGACY_HEADER}"
 
 _VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
+# No version has more digits; and int() refuses a string of more than 4300.
+_MAX_DIGITS = 9
+
+
+def _number(digits: str) -> int:
+    return int(digits) if len(digits) <= _MAX_DIGITS else 10**_MAX_DIGITS
 
 
 def parse(text: str) -> Version:
+    """``X.Y`` as a Version; a number too long for any version stands for a huge one."""
     match = _VERSION_RE.match(text.strip())
     if not match:
         raise Invalid(
             f"API Version String {text} is of invalid format. Must be of format MajorNum.MinorNum."
         )
-    return Version(int(match.group(1)), int(match.group(2)))
+    return Version(_number(match.group(1)), _number(match.group(2)))
 
 
 def _requested(headers: Mapping[str, str], service: str, legacy: list[str]) -> str | None:
@@ -44,7 +51,7 @@ def negotiate(headers: Mapping[str, str], max_version: Version) -> Version:
     version = parse(requested)
     if not MIN_VERSION <= version <= max_version:
         raise NotAcceptable(
-            f"Version {version} is not supported by the API. Minimum is "
+            f"Version {requested.strip()} is not supported by the API. Minimum is "
             f"{MIN_VERSION} and maximum is {max_version}."
         )
     return version
@@ -62,7 +69,8 @@ def negotiate_contract(
     version = parse(requested)
     if not low <= version <= high:
         raise NotAcceptable(
-            f"Version {name} {version} is not supported. Minimum is {low} and maximum is {high}."
+            f"Version {name} {requested.strip()} is not supported. "
+            f"Minimum is {low} and maximum is {high}."
         )
     return version
 

@@ -95,7 +95,8 @@ def _decode_xml(raw: bytes) -> dict[str, Any]:
             "Malformed request body: XML with a DTD, entities or external "
             "references is not accepted."
         ) from exc
-    except (ElementTree.ParseError, ValueError) as exc:
+    except (ElementTree.ParseError, ValueError, LookupError) as exc:
+        # LookupError: an XML declaration naming an encoding Python lacks
         raise Invalid(f"Malformed request body: {exc}") from exc
     return {_local(root.tag): _xml_value(root, 1)}
 

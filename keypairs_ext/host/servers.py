@@ -31,7 +31,8 @@ from keypairs_ext.host.contract import (
 from keypairs_ext.host.db.models import Instance
 
 _NAME = {"type": "string", "minLength": 1, "maxLength": 255}
-_REF = {"type": ["string", "integer"]}
+# Stored in 255-character columns (an integer as its decimal string).
+_REF = {"type": ["string", "integer"], "maxLength": 255, "minimum": -(2**63), "maximum": 2**63 - 1}
 _METADATA = {
     "type": "object",
     "propertyNames": {"minLength": 1, "maxLength": 255},
@@ -91,6 +92,34 @@ def _envelope(key: str, properties: dict, required: list[str], strict: bool) -> 
     }
 
 
+def _storable(text: str) -> bool:
+    """Whether every backend can hold ``text``: no NUL (PostgreSQL), no lone surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unstorable(value: Any, path: str) -> tuple[str, str] | None:
+    """The first string (key or value) within ``value`` that no backend stores, and where."""
+    if isinstance(value, str):
+        return None if _storable(value) else (path, value)
+    items: Any = ()
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    for key, item in items:
+        found = _unstorable(key, path) if isinstance(key, str) else None
+        found = found or _unstorable(item, f"{path}/{key}")
+        if found:
+            return found
+    return None
+
+
 def _timestamp(value: datetime.datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
@@ -147,6 +176,19 @@ class ServersController:
                     f"by the extension '{alias}', which is not enabled on this cloud."
                 )
 
+    def _check_storable(self, body: Any, key: str, properties: Mapping[str, Any]) -> None:
+        """A 400 for text the host would store but a backend cannot (a 500 otherwise)."""
+        inner = body[key]
+        for prop in properties:
+            found = _unstorable(inner.get(prop), f"{key}/{prop}")
+            if found:
+                path, value = found
+                shown = value if len(value) <= 255 else value[:255] + "..."
+                raise Invalid(
+                    f"Invalid input for field/attribute {path}. Value: {shown!r}. "
+                    "Text may not contain NUL characters or invalid Unicode."
+                )
+
     # --- storage ------------------------------------------------------------
 
     def _authorize(self, request: ApiRequest, action: str, project_id: str) -> None:
@@ -158,7 +200,7 @@ class ServersController:
         )
 
     def _load(self, request: ApiRequest, session: Any, server_id: str) -> Instance:
-        instance = session.get(Instance, server_id)
+        instance = session.get(Instance, server_id) if _storable(server_id) else None
         if instance is None or (
             instance.project_id != request.context.project_id and not request.context.is_admin
         ):
@@ -208,6 +250,7 @@ class ServersController:
         self._authorize(request, "create", context.project_id)
         self._check_disabled(request.body, "server")
         self._validate(self._schema("create", request.version, request.legacy), request.body)
+        self._check_storable(request.body, "server", _SERVER_PROPERTIES)
         server = request.body["server"]
         if request.legacy:
             server = {
@@ -266,6 +309,8 @@ class ServersController:
             query = query.where(Instance.project_id == context.project_id)
         names = request.query_values("name")
         if names:
+            if not _storable(names[-1]):
+                return []  # no server has that name (and PostgreSQL cannot compare it)
             query = query.where(Instance.name == names[-1])
         with self._db.reader.using(context) as session:
             instances = list(session.scalars(query))
@@ -310,7 +355,13 @@ class ServersController:
         context = request.context
         self._check_disabled(request.body, "rebuild")
         self._validate(self._schema("rebuild", request.version, request.legacy), request.body)
+        self._check_storable(request.body, "rebuild", _REBUILD_PROPERTIES)
         rebuild = request.body["rebuild"]
+        if request.legacy:
+            # Tolerated is not accepted: what 2.0 does not know (key_name is
+            # 2.54+) was not validated, so neither the host nor a hook sees it.
+            known = self._schema("rebuild", request.version, False)["properties"]["rebuild"]
+            rebuild = {k: v for k, v in rebuild.items() if k in known["properties"]}
         with self._db.writer.using(context) as session:
             instance = self._load(request, session, request.path_params["server_id"])
             self._authorize(request, "rebuild", instance.project_id)

@@ -53,7 +53,7 @@ def unique(prefix: str) -> str:
 
 
 def at_least(version: str, low: str) -> bool:
-    return response_schemas._key(version) >= response_schemas._key(low)
+    return response_schemas.version_key(version) >= response_schemas.version_key(low)
 
 
 # --- keys ------------------------------------------------------------------------
@@ -189,6 +189,9 @@ def key_part(line: str) -> str:
 # --- hosts -----------------------------------------------------------------------------
 
 
+_FAST_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
 def build_host(database_url: str, state_path: str, **overrides: Any) -> app.Host:
     """A migrated host, like conftest's ``make_host`` but usable at any scope."""
     conf = app.make_conf([])
@@ -211,13 +214,16 @@ def shared_host(
 ) -> Iterator[app.Host]:
     """One host per module and backend; ``HOST_OVERRIDES`` in the module configure it."""
     state = tmp_path_factory.mktemp("shared-host")
-    if request.param == "sqlite":
-        url = f"sqlite:///{state}/keypairs.sqlite"
-    else:
-        url = request.getfixturevalue("postgresql_url")
-    host = build_host(url, str(state), **getattr(request.module, "HOST_OVERRIDES", {}))
-    yield host
-    host.database.writer.get_engine().dispose()
+    with tempfile.TemporaryDirectory(dir=_FAST_DIR) as directory:
+        if request.param == "sqlite":
+            # On tmpfs when there is one: the same SQLite, without fsync waits.
+            url = f"sqlite:///{directory}/keypairs.sqlite"
+        else:
+            url = request.getfixturevalue("postgresql_url")
+        overrides = getattr(request.module, "HOST_OVERRIDES", {})
+        host = build_host(url, str(state), **overrides)
+        yield host
+        host.database.writer.get_engine().dispose()
 
 
 @pytest.fixture(name="api")
