@@ -608,6 +608,12 @@ def _x509_public_key(certificate: x509.Certificate) -> PublicKey:
     )
 
 
+_ONE_PEM_CERTIFICATE = re.compile(
+    r"[ \t\r\n]*-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+"
+    r"-----END CERTIFICATE-----[ \t\r\n]*"
+)
+
+
 def parse_x509_certificate(text: str) -> PublicKey:
     """Validate one PEM X.509 certificate, as Nova's x509 import accepts it."""
     _check_length(text, _MAX_CERTIFICATE_CHARS)
@@ -618,11 +624,12 @@ def parse_x509_certificate(text: str) -> PublicKey:
     labels = _PEM_BEGIN.findall(text)
     if any("PRIVATE KEY" in label for label in labels):
         raise InvalidKeypair("the input contains a private key; provide only the certificate")
-    certificates = labels.count("CERTIFICATE")
-    if certificates != 1:
+    if not _ONE_PEM_CERTIFICATE.fullmatch(text):
+        # The text is stored and served as sent (metadata public_keys, which
+        # cloud-init writes to authorized_keys): nothing may ride along.
         raise InvalidKeypair(
-            "expected one PEM X.509 certificate ('-----BEGIN CERTIFICATE-----'), "
-            f"found {certificates}"
+            "an x509 public_key must be one PEM certificate "
+            "('-----BEGIN CERTIFICATE-----' ... '-----END CERTIFICATE-----') and nothing else"
         )
     try:
         certificate = x509.load_pem_x509_certificate(text.encode("ascii"))

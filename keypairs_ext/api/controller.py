@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from keypairs_ext import crypto, exception
@@ -13,12 +12,6 @@ from keypairs_ext.host.contract import ApiRequest, ApiResponse, HostServices
 from keypairs_ext.policies import BASE
 
 LOG = logging.getLogger(__name__)
-
-_ONE_PEM_CERTIFICATE = re.compile(
-    r"[ \t\r\n]*-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+"
-    r"-----END CERTIFICATE-----[ \t\r\n]*"
-)
-
 
 class KeypairController:
     def __init__(self, services: HostServices, store: KeypairStore) -> None:
@@ -119,15 +112,6 @@ class KeypairController:
         if key_type == "x509":
             if "x509" not in allowed:
                 raise exception.InvalidKeypair("x509 certificates are not allowed here")
-            if not _ONE_PEM_CERTIFICATE.fullmatch(public_text):
-                # The text is stored and served as sent (metadata
-                # public_keys, which cloud-init writes to authorized_keys):
-                # nothing may ride along outside the certificate.
-                raise exception.InvalidKeypair(
-                    "an x509 public_key must be one PEM certificate "
-                    "('-----BEGIN CERTIFICATE-----' ... '-----END CERTIFICATE-----') "
-                    "and nothing else"
-                )
             return crypto.parse_x509_certificate(public_text)
         return crypto.parse_openssh_public_key(
             public_text,

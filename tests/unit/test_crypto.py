@@ -673,8 +673,9 @@ def test_x509_import_rejections(x509_pair: crypto.GeneratedKeypair, keygen_dir: 
     broken = x509_pair.public_text.replace("\n", "\nAAAA", 1)
     cases = {
         "": "certificate is empty",
-        (keygen_dir / "ed25519.pub").read_text(): "found 0",
-        x509_pair.public_text * 2: "found 2",
+        (keygen_dir / "ed25519.pub").read_text(): "must be one PEM certificate",
+        x509_pair.public_text * 2: "must be one PEM certificate",
+        x509_pair.public_text + "ssh-ed25519 AAAA smuggled\n": "and nothing else",
         x509_pair.public_text + private: "contains a private key",
         broken: "could not be parsed",
         "\u00e9" + x509_pair.public_text: "non-ASCII",
