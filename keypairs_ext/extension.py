@@ -8,7 +8,7 @@ from typing import Any
 
 from keypairs_ext import conf as keypairs_conf
 from keypairs_ext import policies
-from keypairs_ext.api import servers
+from keypairs_ext.api import extended, servers
 from keypairs_ext.api.controller import KeypairController
 from keypairs_ext.db.api import KeypairStore
 from keypairs_ext.host.contract import (
@@ -28,6 +28,10 @@ class Keypairs(Extension):
     description = "Keypair Support"
 
     server_properties = ("key_name",)
+
+    contract_name = extended.CONTRACT
+    contract_min_version = extended.MIN_VERSION
+    contract_max_version = extended.MAX_VERSION
 
     def __init__(self, services: HostServices) -> None:
         super().__init__(services)
@@ -56,7 +60,18 @@ class Keypairs(Extension):
             # The paths of the original extension document.
             Route("GET", "/os_keypairs", c.index, legacy_only=True, xml_list_item="keypair"),
             Route("POST", "/os_keypairs/keypair", c.create, legacy_only=True),
+            # The extended contract's validate-only call (keypairs 1.0).
+            Route("POST", "/os-keypairs/validate", c.validate, contract=extended.CONTRACT),
         ]
+
+    def extension_record(self) -> dict[str, Any]:
+        return {
+            "contract": {
+                "name": extended.CONTRACT,
+                "min_version": extended.MIN_VERSION,
+                "max_version": extended.MAX_VERSION,
+            }
+        }
 
     def server_create_schema(self, version: Version) -> dict[str, Any]:
         return servers.create_schema(version)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from keypairs_ext import crypto, exception
-from keypairs_ext.api import schemas, views
+from keypairs_ext.api import extended, schemas, views
 from keypairs_ext.db.api import KeypairStore
 from keypairs_ext.host.contract import ApiRequest, ApiResponse, HostServices
 from keypairs_ext.policies import BASE
 
 LOG = logging.getLogger(__name__)
+
+
+def _is_extended(request: ApiRequest) -> bool:
+    return extended.CONTRACT in request.extension_versions
+
 
 class KeypairController:
     def __init__(self, services: HostServices, store: KeypairStore) -> None:
@@ -37,6 +43,8 @@ class KeypairController:
     # --- operations ---------------------------------------------------------
 
     def index(self, request: ApiRequest) -> ApiResponse:
+        if _is_extended(request):
+            return self._index_extended(request)
         params = schemas.check_query(request.query, request.version, index=True)
         user_id = self._target_user(request, params.get("user_id"))
         self._authorize(request, "index", user_id)
@@ -49,12 +57,46 @@ class KeypairController:
         keypairs = self._store.list(request.context, user_id, page_limit, marker)
         return ApiResponse(200, views.listed(request, keypairs, page_limit))
 
+    def _index_extended(self, request: ApiRequest) -> ApiResponse:
+        params = extended.check_list_query(request.query)
+        user_id = self._target_user(request, params.get("user_id"))
+        self._authorize(request, "index", user_id)
+        max_limit = self._services.max_limit
+        page_limit = min(int(params.get("limit", max_limit)), max_limit)
+        filters = {k: params[k] for k in extended.LIST_FILTERS if k in params}
+        rows = self._store.list_filtered(
+            request.context, user_id, filters, page_limit, params.get("marker")
+        )
+        body: dict[str, Any] = {
+            "keypairs": [
+                {"keypair": extended.add_facts(views.summary(row, request.version, False), row)}
+                for row in rows
+            ]
+        }
+        if rows and len(rows) == page_limit:
+            body["keypairs_links"] = [
+                {"rel": "next", "href": views.next_href(request, rows[-1].name)}
+            ]
+        return ApiResponse(200, body)
+
     def show(self, request: ApiRequest) -> ApiResponse:
         params = schemas.check_query(request.query, request.version, index=False)
         user_id = self._target_user(request, params.get("user_id"))
         self._authorize(request, "show", user_id)
         keypair = self._store.get(request.context, user_id, request.path_params["name"])
-        return ApiResponse(200, views.shown(keypair, request.version, request.legacy))
+        body = views.shown(keypair, request.version, request.legacy)
+        if _is_extended(request):
+            extended.add_facts(body["keypair"], keypair)
+        return ApiResponse(200, body)
+
+    def validate(self, request: ApiRequest) -> ApiResponse:
+        """What an import would store, storing nothing (extended contract)."""
+        self._validate(extended.VALIDATE, request.body)
+        self._authorize(request, "create", request.context.user_id)
+        body = request.body["keypair"]
+        key_type = body.get("type", "ssh")
+        parsed, public_text = self._parse_extended(body["public_key"], key_type)
+        return ApiResponse(200, extended.validated(parsed, key_type, public_text))
 
     def delete(self, request: ApiRequest) -> ApiResponse:
         params = schemas.check_query(request.query, request.version, index=False)
@@ -67,7 +109,9 @@ class KeypairController:
 
     def create(self, request: ApiRequest) -> ApiResponse:
         version, legacy = request.version, request.legacy
-        self._validate(schemas.create_schema(version, legacy), request.body)
+        is_extended = _is_extended(request)
+        schema = extended.CREATE if is_extended else schemas.create_schema(version, legacy)
+        self._validate(schema, request.body)
         body = request.body["keypair"]
         if legacy:
             name = schemas.check_legacy_name(body["name"])
@@ -80,10 +124,17 @@ class KeypairController:
 
         private_key = None
         if body.get("public_key") is not None:
-            public_text = body["public_key"]
-            parsed = self._parse(public_text, key_type)
+            if is_extended:
+                _refuse_generation_options(body)
+                parsed, public_text = self._parse_extended(body["public_key"], key_type)
+            else:
+                public_text = body["public_key"]
+                parsed = self._parse(public_text, key_type)
         else:
-            generated = self._generate(key_type, user_id)
+            if is_extended:
+                generated = self._generate_extended(body, key_type, user_id)
+            else:
+                generated = self._generate(key_type, user_id)
             public_text, parsed, private_key = (
                 generated.public_text,
                 generated.public_key,
@@ -97,6 +148,8 @@ class KeypairController:
                 "fingerprint": parsed.fingerprint,
                 "public_key": public_text,
                 "type": key_type,
+                "uuid": str(uuid.uuid4()),
+                **extended.facts(parsed),
             },
             self._conf.quota.key_pairs,
         )
@@ -105,7 +158,10 @@ class KeypairController:
             name, key_type, parsed.fingerprint, user_id,
         )
         status = 201 if not legacy and version.matches("2.2") else 200
-        return ApiResponse(status, views.created(keypair, version, legacy, private_key))
+        created = views.created(keypair, version, legacy, private_key)
+        if is_extended:
+            extended.add_facts(created["keypair"], keypair)
+        return ApiResponse(status, created)
 
     def _parse(self, public_text: str, key_type: str) -> crypto.PublicKey:
         allowed = self._conf.keypairs.allowed_types
@@ -117,6 +173,32 @@ class KeypairController:
             public_text,
             min_rsa_bits=self._conf.keypairs.min_rsa_bits,
             allowed_algorithms=self._allowed_algorithms,
+        )
+
+    def _parse_extended(self, text: str, key_type: str) -> tuple[crypto.PublicKey, str]:
+        """Any accepted public-key format; stored as one canonical OpenSSH line."""
+        if key_type == "x509":
+            return self._parse(text, key_type), text
+        parsed = crypto.parse_public_key_any(
+            text,
+            min_rsa_bits=self._conf.keypairs.min_rsa_bits,
+            allowed_algorithms=self._allowed_algorithms,
+        )
+        return parsed, parsed.openssh_line
+
+    def _generate_extended(self, body: dict[str, Any], key_type: str, user_id: str) -> Any:
+        if not self._conf.keypairs.allow_generation:
+            raise exception.InvalidKeypair(
+                "this cloud does not generate key pairs; import a public_key instead"
+            )
+        if key_type == "x509":
+            _refuse_generation_options(body, "for x509 key pairs")
+            return crypto.generate_x509_keypair(user_id)
+        return crypto.generate_ssh_keypair(
+            algorithm=body.get("algorithm", extended.DEFAULT_ALGORITHM),
+            bits=body.get("bits"),
+            private_key_format=body.get("private_key_format", extended.DEFAULT_FORMAT),
+            passphrase=body.get("passphrase"),
         )
 
     def _generate(self, key_type: str, user_id: str) -> Any:
@@ -131,6 +213,14 @@ class KeypairController:
             algorithm=algorithm,
             bits=self._conf.keypairs.generation_rsa_bits if algorithm == "rsa" else None,
             private_key_format="pem" if algorithm == "rsa" else "openssh",
+        )
+
+
+def _refuse_generation_options(body: dict[str, Any], why: str = "with a public_key") -> None:
+    given = [option for option in extended.GENERATION_ONLY if option in body]
+    if given:
+        raise exception.InvalidKeypair(
+            f"{', '.join(given)} only apply to keys the server generates, not {why}"
         )
 
 

@@ -27,6 +27,8 @@ from keypairs_ext.exception import Invalid
 CONTRACT = "keypairs"
 MIN_VERSION = "1.0"
 MAX_VERSION = "1.0"
+DEFAULT_ALGORITHM = "ed25519"
+DEFAULT_FORMAT = "openssh"
 
 _NAME = {"type": "string", "minLength": 1, "maxLength": 255}
 

@@ -6,6 +6,7 @@ entry of the same keypair; show adds the record fields.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -52,7 +53,7 @@ def shown(keypair: KeyPair, version: Version, legacy: bool) -> dict:
 
 
 def listed(
-    request: ApiRequest, keypairs: list[KeyPair], page_limit: int | None
+    request: ApiRequest, keypairs: Sequence[Any], page_limit: int | None
 ) -> dict[str, Any]:
     # summary() per item, unrolled: a list holds up to [api] max_limit items.
     if not request.legacy and request.version.matches("2.2"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import collections
 import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
@@ -47,8 +47,8 @@ def _storable(text: str) -> bool:
 # Statements are built once: building them per request cost more than
 # running them.  Work goes through enginefacade *connections* (Core), not ORM
 # sessions: nothing here needs identity maps or unit-of-work flushes.
-_KP = KeyPair.__table__
-_USAGE = KeyPairUsage.__table__
+_KP = cast(sa.Table, KeyPair.__table__)
+_USAGE = cast(sa.Table, KeyPairUsage.__table__)
 _BY_NAME = (_KP.c.user_id == sa.bindparam("user_id")) & (_KP.c.name == sa.bindparam("name"))
 _GET = sa.select(_KP).where(_BY_NAME)
 # The list view needs these four; leaving out the timestamps spares parsing
@@ -59,6 +59,7 @@ _LISTED = sa.select(_KP.c.name, _KP.c.public_key, _KP.c.fingerprint, _KP.c.type)
 # Plain named tuples: reading a field of one is several times cheaper than of
 # a SQLAlchemy Row, which shows on a list of a thousand.
 ListedKeypair = collections.namedtuple("ListedKeypair", "name public_key fingerprint type")
+_Listed = list[ListedKeypair]
 _AFTER_MARKER = _KP.c.name > sa.bindparam("marker")
 _LIST = {
     (False, False): _LISTED.order_by(_KP.c.name),
@@ -144,7 +145,7 @@ class KeypairStore:
         user_id: str,
         limit: int | None = None,
         marker: str | None = None,
-    ) -> list[ListedKeypair]:
+    ) -> _Listed:
         if marker is not None and not _storable(marker):
             raise exception.Invalid(f"Marker {marker} could not be found.")
         if not _storable(user_id):
@@ -172,3 +173,42 @@ class KeypairStore:
             deleted = connection.execute(_DELETE, {"user_id": user_id, "name": name}).rowcount
             if deleted != 1:
                 raise exception.KeypairNotFound(name, user_id)
+
+    def list_filtered(
+        self,
+        context: Any,
+        user_id: str,
+        filters: dict[str, str],
+        limit: int | None = None,
+        marker: str | None = None,
+    ) -> list[Any]:
+        """Full rows of the extended list: fingerprint (either form), algorithm,
+        type and name prefix, paged like ``list``."""
+        values = [user_id, marker or "", *filters.values()]
+        if not all(_storable(v) for v in values):
+            if marker is not None and not _storable(marker):
+                raise exception.Invalid(f"Marker {marker} could not be found.")
+            return []
+        query = sa.select(_KP).where(_KP.c.user_id == user_id)
+        if "fingerprint" in filters:
+            value = filters["fingerprint"]
+            column = _KP.c.fingerprint_sha256 if value.startswith("SHA256:") else _KP.c.fingerprint
+            query = query.where(column == value)
+        if "algorithm" in filters:
+            query = query.where(_KP.c.algorithm == filters["algorithm"])
+        if "type" in filters:
+            query = query.where(_KP.c.type == filters["type"])
+        if filters.get("name_prefix"):
+            # A range on the binary-ordered name: index-friendly, case-exact.
+            prefix = filters["name_prefix"]
+            query = query.where(_KP.c.name >= prefix, _KP.c.name < prefix + "\U0010ffff")
+        with self._db.reader.connection.using(context) as connection:
+            if marker is not None:
+                found = connection.execute(_MARKER_EXISTS, {"user_id": user_id, "name": marker})
+                if found.first() is None:
+                    raise exception.Invalid(f"Marker {marker} could not be found.")
+                query = query.where(_KP.c.name > marker)
+            query = query.order_by(_KP.c.name)
+            if limit is not None:
+                query = query.limit(limit)
+            return list(connection.execute(query).all())
