@@ -199,6 +199,8 @@ class KeypairController:
             bits=body.get("bits"),
             private_key_format=body.get("private_key_format", extended.DEFAULT_FORMAT),
             passphrase=body.get("passphrase"),
+            # The key's own name is a more useful comment than a generator's.
+            comment=body["name"],
         )
 
     def _generate(self, key_type: str, user_id: str) -> Any:
