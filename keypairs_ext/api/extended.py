@@ -60,7 +60,10 @@ VALIDATE = {
     "properties": {
         "keypair": {
             "type": "object",
-            "properties": {"public_key": {"type": "string"}},
+            "properties": {
+                "public_key": {"type": "string"},
+                "type": {"type": "string", "enum": ["ssh", "x509"]},
+            },
             "required": ["public_key"],
             "additionalProperties": False,
         }

@@ -9,6 +9,7 @@ references, and a bounded depth.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from xml.etree import ElementTree
 
@@ -30,6 +31,10 @@ XML_ROOT_NAMESPACES = {
     "extensions": "http://docs.openstack.org/common/api/v1.0",
     "extension": "http://docs.openstack.org/common/api/v1.0",
 }
+
+
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class UnsupportedMediaType(Exception):
@@ -146,8 +151,13 @@ def _fill(element: ElementTree.Element, value: Any, list_item: str | None = None
         for key, item in value.items():
             if key in attributes and not isinstance(item, dict | list):
                 element.set(key, _text(item))
-            else:
+            elif _XML_NAME.fullmatch(key):
                 child = ElementTree.SubElement(element, key)
+                _fill(child, item)
+            else:
+                # Keys that are no XML name (user metadata, "OS-DCF:diskConfig")
+                # become <meta key="...">, as the v1.1 XML wrote metadata.
+                child = ElementTree.SubElement(element, "meta", key=_text(key))
                 _fill(child, item)
     elif isinstance(value, list):
         item_name = list_item or _singular(element.tag)
@@ -167,4 +177,5 @@ def _fill(element: ElementTree.Element, value: Any, list_item: str | None = None
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    # XML 1.0 cannot carry most control characters, even escaped.
+    return _NOT_XML_CHAR.sub("\ufffd", str(value))

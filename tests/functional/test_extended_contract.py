@@ -472,3 +472,13 @@ def test_private_keys_and_passphrases_are_not_stored_or_logged(make_host, caplog
         assert secret not in dump
         assert secret not in logs
     assert "PRIVATE KEY" not in dump and "PuTTY-User-Key-File" not in dump
+
+
+def test_validate_an_x509_certificate(ext):
+    certificate = helpers.x509_certificate()
+    response = ext.call(
+        "POST", "/os-keypairs/validate", {"keypair": {"public_key": certificate, "type": "x509"}}
+    )
+    assert response.status_int == 200, response.body
+    assert response.json["keypair"]["type"] == "x509"
+    assert response.json["keypair"]["fingerprint"] == helpers.sha1_fingerprint(certificate)

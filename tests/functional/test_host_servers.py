@@ -137,3 +137,27 @@ def test_hooks_run_in_order_and_contributions_are_private(make_host):
     with host.database.reader.using(RequestContext()) as session:
         instance = session.get(Instance, server_id)
         assert instance.extension_data == {"os-keypairs": {}}
+
+
+def test_legacy_xml_server_views_are_well_formed(client):
+    import defusedxml.ElementTree as ET
+
+    body = {
+        "server": {
+            "name": "x\x01y",
+            "flavorRef": "1",
+            "imageRef": "i",
+            "metadata": {"my key": "v", "a:b": "w"},
+        }
+    }
+    server_id = client.post("/v2/project1/servers", body).json["server"]["id"]
+    response = client.get(
+        f"/v2/project1/servers/{server_id}", headers={"Accept": "application/xml"}
+    )
+    assert response.status_int == 200 and response.content_type == "application/xml"
+    root = ET.fromstring(response.body)
+    ns = "{http://docs.openstack.org/compute/api/v1.1}"
+    metas = {m.get("key"): m.text for m in root.iter(f"{ns}meta")}
+    assert metas["my key"] == "v" and metas["a:b"] == "w"
+    assert metas["OS-DCF:diskConfig"] == "MANUAL"
+    assert root.find(f"{ns}name").text == "x\ufffdy"

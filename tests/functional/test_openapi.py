@@ -52,13 +52,13 @@ FAULT_NAMES = {
     "notImplemented",
 }
 
+# Valid and invalid data ("all"); the examples, coverage (boundary values,
+# missing and undocumented parameters, undocumented methods) and fuzzing
+# phases; no stateful phase (each operation runs against its own host).
 SCHEMA = schemathesis.openapi.from_path(
     SPEC,
     config=schemathesis.Config.from_dict(
-        {
-            "generation": {"mode": "all"},
-            "phases": {"stateful": {"enabled": False}},
-        }
+        {"generation": {"mode": "all"}, "phases": {"stateful": {"enabled": False}}}
     ),
 )
 
