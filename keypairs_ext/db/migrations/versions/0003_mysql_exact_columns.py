@@ -35,10 +35,16 @@ def upgrade() -> None:
             existing_nullable=False,
         )
     op.alter_column(
-        "key_pairs", "created_at", type_=Timestamp, existing_type=sa.DateTime,
+        "key_pairs",
+        "created_at",
+        type_=Timestamp,
+        existing_type=sa.DateTime,
         existing_nullable=False,
     )
     op.alter_column(
-        "key_pairs", "updated_at", type_=Timestamp, existing_type=sa.DateTime,
+        "key_pairs",
+        "updated_at",
+        type_=Timestamp,
+        existing_type=sa.DateTime,
         existing_nullable=True,
     )
