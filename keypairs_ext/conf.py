@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
-keypairs_opts = [
+keypairs_opts: list[cfg.Opt] = [
     cfg.BoolOpt(
         "allow_generation",
         default=True,
@@ -50,7 +50,7 @@ keypairs_opts = [
     ),
 ]
 
-quota_opts = [
+quota_opts: list[cfg.Opt] = [
     cfg.IntOpt(
         "key_pairs",
         default=100,

@@ -10,6 +10,7 @@ failure anywhere leaves nothing behind.
 
 from __future__ import annotations
 
+import builtins
 import collections
 import datetime
 from typing import Any, cast
@@ -181,7 +182,7 @@ class KeypairStore:
         filters: dict[str, str],
         limit: int | None = None,
         marker: str | None = None,
-    ) -> list[Any]:
+    ) -> builtins.list[Any]:
         """Full rows of the extended list: fingerprint (either form), algorithm,
         type and name prefix, paged like ``list``."""
         values = [user_id, marker or "", *filters.values()]

@@ -125,7 +125,10 @@ class _IdentityFailures:
             return response(environ, start_response)
 
 
-STRATEGIES = {"noauth2": NoAuth2, "keystone": Keystone}
+STRATEGIES: dict[str, type[NoAuth2] | type[Keystone]] = {
+    "noauth2": NoAuth2,
+    "keystone": Keystone,
+}
 
 
 def strategy_for(conf: cfg.ConfigOpts) -> NoAuth2 | Keystone:

@@ -11,7 +11,7 @@ from oslo_middleware import http_proxy_to_wsgi
 MIN_VERSION = "2.1"
 MAX_VERSION = "2.92"
 
-default_opts = [
+default_opts: list[cfg.Opt] = [
     cfg.StrOpt(
         "state_path",
         default=os.path.join(os.path.expanduser("~"), ".local", "state", "keypairs-api"),
@@ -20,7 +20,7 @@ default_opts = [
     ),
 ]
 
-api_opts = [
+api_opts: list[cfg.Opt] = [
     cfg.HostAddressOpt(
         "bind_host", default="127.0.0.1", help="Address the compute API listens on."
     ),
@@ -74,7 +74,7 @@ api_opts = [
     cfg.IntOpt("threads", default=16, min=1, help="Request threads per worker process."),
 ]
 
-metadata_opts = [
+metadata_opts: list[cfg.Opt] = [
     cfg.BoolOpt("enabled", default=True, help="Serve the instance metadata service."),
     cfg.HostAddressOpt(
         "bind_host", default="127.0.0.1", help="Address the metadata service listens on."
@@ -125,7 +125,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("api", api_opts),
         ("metadata", metadata_opts),
         ("database", db_options.database_opts),
-        ("oslo_middleware", http_proxy_to_wsgi.OPTS),
+        ("oslo_middleware", list(http_proxy_to_wsgi.OPTS)),
     ]
     opts.extend(policy_opts.list_opts())
     opts.extend(auth_token.list_opts())

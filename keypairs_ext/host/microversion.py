@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any, cast
 
 import microversion_parse
 
@@ -36,7 +37,7 @@ def parse(text: str) -> Version:
 
 def _requested(headers: Mapping[str, str], service: str, legacy: list[str]) -> str | None:
     try:
-        return microversion_parse.get_version(headers, service, legacy_headers=legacy)
+        return microversion_parse.get_version(cast(Any, headers), service, legacy_headers=legacy)
     except ValueError:
         return None
 

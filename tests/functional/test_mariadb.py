@@ -208,3 +208,13 @@ def test_server_with_key_name(make_host: Any) -> None:
     assert client.delete("/v2.1/os-keypairs/boot", version="2.2").status_int == 204
     shown = client.get(f"/v2.1/servers/{server_id}", version="2.2").json["server"]
     assert shown["key_name"] == "boot"
+
+
+def test_projects_differing_in_case_do_not_share_servers(make_host: Any) -> None:
+    host = make_host()
+    lower = Client(host.api, token="u1:proj")
+    upper = Client(host.api, token="u2:PROJ")
+    body = {"server": {"name": "vm", "flavorRef": "1", "imageRef": "i"}}
+    assert lower.post("/v2.1/servers", body).status_int == 202
+    assert upper.get("/v2.1/servers").json == {"servers": []}
+    assert len(lower.get("/v2.1/servers").json["servers"]) == 1

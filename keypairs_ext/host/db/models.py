@@ -6,6 +6,13 @@ import datetime
 
 import sqlalchemy as sa
 from sqlalchemy import orm
+from sqlalchemy.dialects import mysql
+
+# Ids compare by their exact bytes on every backend; MySQL's default
+# collation would let project "PROJ" see project "proj"'s servers.
+ExactId = sa.String(255).with_variant(
+    mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 
 
 class Base(orm.DeclarativeBase):
@@ -17,8 +24,8 @@ class Instance(Base):
     __table_args__ = (sa.Index("instances_project_id_created_at_idx", "project_id", "created_at"),)
 
     id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
-    project_id: orm.Mapped[str] = orm.mapped_column(sa.String(255))
-    user_id: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    project_id: orm.Mapped[str] = orm.mapped_column(ExactId)
+    user_id: orm.Mapped[str] = orm.mapped_column(ExactId)
     name: orm.Mapped[str] = orm.mapped_column(sa.String(255))
     image_ref: orm.Mapped[str] = orm.mapped_column(sa.String(255))
     flavor_ref: orm.Mapped[str] = orm.mapped_column(sa.String(255))
