@@ -64,7 +64,7 @@ def _pool_sqlite_file(engine: sa.engine.Engine, options: dict[str, Any]) -> None
     engine.pool = sa.pool.QueuePool(
         old._creator,
         pool_size=options.get("max_pool_size") or 5,
-        max_overflow=options.get("max_overflow") if options.get("max_overflow") is not None else 50,
+        max_overflow=50 if options.get("max_overflow") is None else int(options["max_overflow"]),
         timeout=options.get("pool_timeout") or 30,
         recycle=old._recycle,
         echo=old.echo,
