@@ -106,7 +106,9 @@ class ApiProcess:
         connection.close()
         return response.status, json.loads(raw) if raw else None
 
-    def metadata(self, path: str, instance_id: str, signature: str | None = None) -> tuple[int, str]:
+    def metadata(
+        self, path: str, instance_id: str, signature: str | None = None
+    ) -> tuple[int, str]:
         from keypairs_ext.host.metadata import sign
 
         connection = http.client.HTTPConnection("127.0.0.1", self.metadata_port, timeout=30)
