@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable
 from typing import Any
 
 from oslo_config import cfg
-from oslo_policy import _checks, policy
+from oslo_policy import policy
 
 ADMIN = "rule:context_is_admin"
 ADMIN_OR_OWNER = "rule:admin_or_owner"
@@ -45,39 +44,7 @@ def list_rules() -> list[policy.RuleDefault]:
 
 
 _ARG_COUNTS: dict[Any, int] = {}
-_original_check = _checks._check
-
-
-def _check(rule: Any, target: Any, creds: Any, enforcer: Any, current_rule: Any) -> Any:
-    """oslo.policy's ``_checks._check``, with the check's arity looked up once.
-
-    The original calls ``inspect.getfullargspec(rule.__call__)`` for every
-    node of the rule tree on every enforcement, which was more than half of
-    the cost of a policy check.  The arity of a check class's ``__call__``
-    never changes, so it is remembered per function; the call made is the same.
-    """
-    method = rule.__call__
-    function = getattr(method, "__func__", None)
-    count = _ARG_COUNTS.get(function) if function is not None else None
-    if count is None:
-        count = len(inspect.getfullargspec(method).args)
-        if function is not None:
-            _ARG_COUNTS[function] = count
-    if count > 4:
-        return rule(target, creds, enforcer, current_rule)
-    return rule(target, creds, enforcer)  # legacy code path
-
-
-def _install_check() -> None:
-    # Only over the implementation this was written against.
-    if _checks._check is _original_check and list(
-        inspect.signature(_original_check).parameters
-    ) == ["rule", "target", "creds", "enforcer", "current_rule"]:
-        _checks._check = _check
-
-
 def build_enforcer(conf: cfg.ConfigOpts, extra_rules: Iterable[policy.RuleDefault] = ()):
-    _install_check()
     enforcer = policy.Enforcer(conf)
     enforcer.register_defaults(list_rules())
     enforcer.register_defaults(list(extra_rules))

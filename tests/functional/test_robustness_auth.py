@@ -74,11 +74,22 @@ other-project  delete-user1    404    403    403
 """
 # fmt: on
 OPERATIONS = (
-    "index", "index-user1", "create", "create-user1",
-    "show", "show-user1", "delete", "delete-user1",
-)  # fmt: skip
-FAULTS = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
-          503: "serviceUnavailable"}  # fmt: skip
+    "index",
+    "index-user1",
+    "create",
+    "create-user1",
+    "show",
+    "show-user1",
+    "delete",
+    "delete-user1",
+)
+FAULTS = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    503: "serviceUnavailable",
+}
 
 
 def parse_matrix() -> dict[tuple[str, str, str], str]:
@@ -146,9 +157,11 @@ def test_noauth2_matrix(make_host: Any) -> None:
         user = IDENTITIES[identity].split(":")[0]
         response = cells.run(IDENTITIES[identity], operation, version)
         status = response.status_int
-        shown = f"{status}*" if status == 200 and operation.startswith("index") and lists_kp1(
-            response
-        ) else str(status)
+        shown = (
+            f"{status}*"
+            if status == 200 and operation.startswith("index") and lists_kp1(response)
+            else str(status)
+        )
         if shown != expected:
             mismatches.append((identity, operation, version, expected, shown, response.text))
             continue
@@ -233,8 +246,13 @@ def keystone_host(tmp_path: Any, with_plugin: bool) -> app.Host:
         (False, None, 401),
         (False, "not-a-token", 503),  # no auth plugin: no token can be validated
     ],
-    ids=["no-token", "bad-token", "noauth2-token", "misconfigured-no-token",
-         "misconfigured-bad-token"],  # fmt: skip
+    ids=[
+        "no-token",
+        "bad-token",
+        "noauth2-token",
+        "misconfigured-no-token",
+        "misconfigured-bad-token",
+    ],
 )
 def test_keystone_refuses_missing_and_bad_tokens(
     tmp_path: Any, with_plugin: bool, token: str | None, status: int

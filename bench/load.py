@@ -1,0 +1,195 @@
+"""Bulk loading of keypairs straight into the database, and query plans.
+
+Rows go in with COPY on PostgreSQL and executemany elsewhere; the
+``key_pair_usages`` row of each user is raised by the number of keypairs
+loaded for it, so quota accounting stays consistent with the table.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import sqlalchemy as sa
+
+COLUMNS = ("user_id", "name", "fingerprint", "public_key", "type", "created_at")
+BATCH = 50_000
+
+
+def fingerprint(text: str) -> str:
+    digest = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, 32, 2))
+
+
+def rows_for(
+    users: Iterable[str], per_user: int, public_key: str, prefix: str = "kp"
+) -> Iterator[tuple]:
+    """``per_user`` keypairs named ``prefix-00000``... for each user."""
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    for user in users:
+        for i in range(per_user):
+            name = f"{prefix}-{i:05d}"
+            yield (user, name, fingerprint(user + name), public_key, "ssh", now)
+
+
+def _batches(rows: Iterable[tuple]) -> Iterator[list[tuple]]:
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _copy_escape(value: Any) -> str:
+    text = value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else str(value)
+    return (
+        text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def insert(engine: sa.engine.Engine, rows: Iterable[tuple]) -> int:
+    """Insert keypair rows (in COLUMNS order) and account them; returns the count."""
+    per_user: Counter[str] = Counter()
+    total = 0
+    for batch in _batches(rows):
+        for row in batch:
+            per_user[row[0]] += 1
+        total += len(batch)
+        if engine.dialect.name == "postgresql":
+            buffer = io.StringIO()
+            for row in batch:
+                buffer.write("\t".join(_copy_escape(v) for v in row))
+                buffer.write("\n")
+            buffer.seek(0)
+            raw = engine.raw_connection()
+            try:
+                with raw.cursor() as cursor:
+                    cursor.copy_expert(
+                        f"COPY key_pairs ({', '.join(COLUMNS)}) FROM STDIN", buffer
+                    )
+                raw.commit()
+            finally:
+                raw.close()
+        else:
+            statement = sa.text(
+                f"INSERT INTO key_pairs ({', '.join(COLUMNS)}) "
+                f"VALUES ({', '.join(':' + c for c in COLUMNS)})"
+            )
+            with engine.begin() as connection:
+                connection.execute(
+                    statement, [dict(zip(COLUMNS, row, strict=True)) for row in batch]
+                )
+    usage = sa.text(
+        "INSERT INTO key_pair_usages (user_id, in_use) VALUES (:user_id, :n) "
+        "ON CONFLICT (user_id) DO UPDATE SET in_use = key_pair_usages.in_use + excluded.in_use"
+    )
+    items = [{"user_id": u, "n": n} for u, n in per_user.items()]
+    with engine.begin() as connection:
+        for start in range(0, len(items), BATCH):
+            connection.execute(usage, items[start : start + BATCH])
+    return total
+
+
+def analyze(engine: sa.engine.Engine) -> None:
+    """Refresh planner statistics, as autovacuum would after a bulk load."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE key_pairs")
+            connection.exec_driver_sql("ANALYZE key_pair_usages")
+            connection.exec_driver_sql("ANALYZE instances")
+    else:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+
+
+def hot_path_statements(url: str, user_id: str, names: list[str]) -> list[tuple[str, str, Any]]:
+    """Run the extension's own store operations once and capture their SQL.
+
+    Returns (operation, statement, parameters) for every statement the
+    show, list (with and without marker), create and delete paths issued.
+    """
+    from oslo_db.sqlalchemy import enginefacade
+
+    from keypairs_ext.db.api import KeypairStore
+    from keypairs_ext.host.context import RequestContext
+
+    facade = enginefacade.transaction_context()
+    facade.configure(connection=url, sqlite_fk=True)
+    store = KeypairStore(facade)
+    engine = facade.writer.get_engine()
+    captured: list[tuple[str, str, Any]] = []
+    current = {"op": ""}
+
+    def before(_conn, _cursor, statement, parameters, _context, executemany):
+        if not executemany and statement.lstrip().upper().startswith(
+            ("SELECT", "INSERT", "UPDATE", "DELETE")
+        ):
+            captured.append((current["op"], statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    context = RequestContext(user_id=user_id, project_id="bench")
+    try:
+        current["op"] = "create (quota + insert)"
+        store.create(
+            context,
+            {
+                "user_id": user_id,
+                "name": "explain-probe",
+                "fingerprint": fingerprint("probe"),
+                "public_key": "ssh-ed25519 AAAA probe",
+                "type": "ssh",
+            },
+            1_000_000,
+        )
+        current["op"] = "show"
+        store.get(context, user_id, names[0])
+        current["op"] = "list (limit)"
+        store.list(context, user_id, 10, None)
+        current["op"] = "list (limit, marker)"
+        store.list(context, user_id, 10, names[len(names) // 2])
+        current["op"] = "delete"
+        store.delete(context, user_id, "explain-probe")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
+    engine.dispose()
+    return captured
+
+
+def explain(url: str, captured: list[tuple[str, str, Any]]) -> list[dict[str, Any]]:
+    """The plan of each captured statement, and whether it scans a table."""
+    engine = sa.create_engine(url)
+    plans = []
+    try:
+        with engine.connect() as connection:
+            raw = connection.connection.dbapi_connection
+            for op, statement, parameters in captured:
+                cursor = raw.cursor()
+                if engine.dialect.name == "postgresql":
+                    cursor.execute("EXPLAIN " + statement, parameters)
+                    lines = [row[0] for row in cursor.fetchall()]
+                    full_scan = any("Seq Scan" in line for line in lines)
+                else:
+                    cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+                    lines = [row[-1] for row in cursor.fetchall()]
+                    # SEARCH uses an index; SCAN reads the whole table (or index).
+                    full_scan = any(line.startswith("SCAN") for line in lines)
+                cursor.close()
+                plans.append(
+                    {
+                        "operation": op,
+                        "statement": " ".join(statement.split()),
+                        "plan": lines,
+                        "full_scan": full_scan,
+                    }
+                )
+            raw.rollback()
+    finally:
+        engine.dispose()
+    return plans
