@@ -49,9 +49,7 @@ def _batches(rows: Iterable[tuple]) -> Iterator[list[tuple]]:
 
 def _copy_escape(value: Any) -> str:
     text = value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else str(value)
-    return (
-        text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    )
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def insert(engine: sa.engine.Engine, rows: Iterable[tuple]) -> int:
@@ -71,9 +69,7 @@ def insert(engine: sa.engine.Engine, rows: Iterable[tuple]) -> int:
             raw = engine.raw_connection()
             try:
                 with raw.cursor() as cursor:
-                    cursor.copy_expert(
-                        f"COPY key_pairs ({', '.join(COLUMNS)}) FROM STDIN", buffer
-                    )
+                    cursor.copy_expert(f"COPY key_pairs ({', '.join(COLUMNS)}) FROM STDIN", buffer)
                 raw.commit()
             finally:
                 raw.close()

@@ -557,20 +557,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         )
         ops += [
-            Op("delete", "delete", p, KP, token="bench-delete:bench", expect=204,
-               params={"pools": pools}),
-            Op("server create", "server", p, "/v2.1/servers", token="bench-server:bench",
-               expect=202),
-            Op("server create key_name", "server", p, "/v2.1/servers", token="bench-server:bench",
-               expect=202, params={"key_name": "srv-00000"}),
+            Op(
+                "delete",
+                "delete",
+                p,
+                KP,
+                token="bench-delete:bench",
+                expect=204,
+                params={"pools": pools},
+            ),
+            Op(
+                "server create",
+                "server",
+                p,
+                "/v2.1/servers",
+                token="bench-server:bench",
+                expect=202,
+            ),
+            Op(
+                "server create key_name",
+                "server",
+                p,
+                "/v2.1/servers",
+                token="bench-server:bench",
+                expect=202,
+                params={"key_name": "srv-00000"},
+            ),
             Op(
                 "metadata meta_data.json",
                 "get",
                 host.metadata_port,
                 "/openstack/latest/meta_data.json",
                 version=None,
-                headers={"X-Instance-ID": server_id,
-                         "X-Instance-ID-Signature": sign(server_id, SECRET)},
+                headers={
+                    "X-Instance-ID": server_id,
+                    "X-Instance-ID-Signature": sign(server_id, SECRET),
+                },
             ),
         ]
         measure_all(pool, ops, profile, hello_median, hello_rps, results)
@@ -581,8 +603,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             extra = Host(workdir, database.url, algorithm, algorithm, fsync)
             processes.append(extra)
             label = "rsa-2048" if algorithm == "rsa" else algorithm
-            op = Op(f"generate {label}", "generate", extra.port, KP, token="bench-gen:bench",
-                    version="2.91", expect=201, params={"prefix": f"gen-{algorithm}"})
+            op = Op(
+                f"generate {label}",
+                "generate",
+                extra.port,
+                KP,
+                token="bench-gen:bench",
+                version="2.91",
+                expect=201,
+                params={"prefix": f"gen-{algorithm}"},
+            )
             slow = dataclasses.replace(
                 profile,
                 seq_requests=min(profile.seq_requests, 200 if algorithm == "rsa" else 2000),
@@ -593,12 +623,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             processes.remove(extra)
 
         report["memory"] = {"api_worker": host.rss(), "hello": read_rss(hello.proc.pid)}
-        print(f"memory: api worker {report['memory']['api_worker']}, hello "
-              f"{report['memory']['hello']}", flush=True)
+        print(
+            f"memory: api worker {report['memory']['api_worker']}, hello "
+            f"{report['memory']['hello']}",
+            flush=True,
+        )
 
         if args.scale:
-            report["scale"] = scale(args, profile, database, host, pool, ops, key_text,
-                                    hello_median, hello_rps)
+            report["scale"] = scale(
+                args, profile, database, host, pool, ops, key_text, hello_median, hello_rps
+            )
             report["memory"]["api_worker_after_scale"] = host.rss()
 
         print("in-process key generation", flush=True)
@@ -636,7 +670,8 @@ def scale(args, profile, database, host, pool, ops, key_text, hello_median, hell
     wanted = {"show", "list-10", "import ed25519"}
     again = [
         dataclasses.replace(op, params={**op.params, "prefix": "imp-scale"})
-        if op.kind == "import" else op
+        if op.kind == "import"
+        else op
         for op in ops
         if op.name in wanted
     ]
@@ -645,8 +680,13 @@ def scale(args, profile, database, host, pool, ops, key_text, hello_median, hell
         Op("show (scale user)", "get", host.port, f"{KP}/kp-00050", token=f"{middle}:bench")
     )
     again.append(
-        Op("list-10 (scale user, limit=10)", "get", host.port, f"{KP}?limit=10",
-           token=f"{middle}:bench")
+        Op(
+            "list-10 (scale user, limit=10)",
+            "get",
+            host.port,
+            f"{KP}?limit=10",
+            token=f"{middle}:bench",
+        )
     )
     measure_all(pool, again, profile, hello_median, hello_rps, results)
     captured = load.hot_path_statements(
@@ -752,14 +792,20 @@ def print_table(report: dict[str, Any]) -> None:
             print(f"  RSS api worker after scale: {memory['api_worker_after_scale']}")
     generation = report.get("generation")
     if generation:
-        print("  in-process generation: " + "; ".join(
-            f"{k} median {v['median_ms']:.2f} ms p99 {v['p99_ms']:.2f} ms max {v['max_ms']:.2f} ms"
-            for k, v in generation.items()
-        ))
+        print(
+            "  in-process generation: "
+            + "; ".join(
+                f"{k} median {v['median_ms']:.2f} ms p99 {v['p99_ms']:.2f} ms "
+                f"max {v['max_ms']:.2f} ms"
+                for k, v in generation.items()
+            )
+        )
     if "scale" in report:
         s = report["scale"]
-        print(f"\nscale: {s['rows']} keypairs, {s['users']} users (+ bench users), "
-              f"loaded in {s['load_seconds']:.1f}s")
+        print(
+            f"\nscale: {s['rows']} keypairs, {s['users']} users (+ bench users), "
+            f"loaded in {s['load_seconds']:.1f}s"
+        )
         table(s["results"])
         print(f"  full scans in hot-path plans: {s['full_scans'] or 'none'}")
 
@@ -768,8 +814,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--quick", action="store_true", help="fewer and shorter measurements")
-    parser.add_argument("--scale", action="store_true",
-                        help="then load 1,000,000 keypairs and measure again, with query plans")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="then load 1,000,000 keypairs and measure again, with query plans",
+    )
     parser.add_argument(
         "--no-fsync",
         action="store_true",

@@ -155,7 +155,10 @@ class KeypairController:
         )
         LOG.info(
             "Created keypair %s (%s %s) for user %s",
-            name, key_type, parsed.fingerprint, user_id,
+            name,
+            key_type,
+            parsed.fingerprint,
+            user_id,
         )
         status = 201 if not legacy and version.matches("2.2") else 200
         created = views.created(keypair, version, legacy, private_key)

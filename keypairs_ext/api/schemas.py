@@ -79,8 +79,11 @@ STRICT_QUERY_FROM = "2.75"
 
 def check_query(query: list[tuple[str, str]], version: Version, index: bool) -> dict[str, str]:
     """The recognised query parameters (last value wins)."""
-    known = {name for name, since in (_INDEX_PARAMS if index else _MEMBER_PARAMS)
-             if version.matches(since)}
+    known = {
+        name
+        for name, since in (_INDEX_PARAMS if index else _MEMBER_PARAMS)
+        if version.matches(since)
+    }
     params: dict[str, str] = {}
     for name, value in query:
         if name in known:

@@ -52,9 +52,7 @@ def shown(keypair: KeyPair, version: Version, legacy: bool) -> dict:
     return {"keypair": view}
 
 
-def listed(
-    request: ApiRequest, keypairs: Sequence[Any], page_limit: int | None
-) -> dict[str, Any]:
+def listed(request: ApiRequest, keypairs: Sequence[Any], page_limit: int | None) -> dict[str, Any]:
     # summary() per item, unrolled: a list holds up to [api] max_limit items.
     if not request.legacy and request.version.matches("2.2"):
         items = [

@@ -86,9 +86,7 @@ class Keystone:
         from keystonemiddleware import auth_token
 
         return _IdentityFailures(
-            auth_token.AuthProtocol(
-                app, {"oslo_config_config": conf, "delay_auth_decision": True}
-            )
+            auth_token.AuthProtocol(app, {"oslo_config_config": conf, "delay_auth_decision": True})
         )
 
     def context(self, request: webob.Request) -> RequestContext:

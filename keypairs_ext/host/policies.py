@@ -44,6 +44,8 @@ def list_rules() -> list[policy.RuleDefault]:
 
 
 _ARG_COUNTS: dict[Any, int] = {}
+
+
 def build_enforcer(conf: cfg.ConfigOpts, extra_rules: Iterable[policy.RuleDefault] = ()):
     enforcer = policy.Enforcer(conf)
     enforcer.register_defaults(list_rules())

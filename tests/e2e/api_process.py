@@ -58,8 +58,13 @@ class ApiProcess:
 
     def start(self, timeout: float = 60) -> ApiProcess:
         self.process = subprocess.Popen(
-            [command("keypairs-api"), "--config-file", str(self.config_file),
-             "--log-file", str(self.log_file)],
+            [
+                command("keypairs-api"),
+                "--config-file",
+                str(self.config_file),
+                "--log-file",
+                str(self.log_file),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

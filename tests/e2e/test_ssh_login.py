@@ -39,8 +39,9 @@ class Sshd:
         self.authorized_keys = workdir / "authorized_keys"
         self.authorized_keys.write_text("")
         host_key = workdir / "host_ed25519"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)],
-                       check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True
+        )
         self.config = workdir / "sshd_config"
         self.config.write_text(
             f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
@@ -51,11 +52,16 @@ class Sshd:
             f"AllowUsers {getpass.getuser()}\nLogLevel VERBOSE\n"
         )
         os.makedirs("/run/sshd", exist_ok=True)
-        self.process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)],
-                                        stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(self.config)], stderr=subprocess.PIPE, text=True
+        )
         for _ in range(100):
-            if subprocess.run(["ssh-keyscan", "-p", str(self.port), "127.0.0.1"],
-                              capture_output=True).returncode == 0:
+            if (
+                subprocess.run(
+                    ["ssh-keyscan", "-p", str(self.port), "127.0.0.1"], capture_output=True
+                ).returncode
+                == 0
+            ):
                 return
             time.sleep(0.1)
         raise RuntimeError("sshd did not start")
@@ -65,11 +71,28 @@ class Sshd:
         key_file.write_text(private_key)
         key_file.chmod(0o600)
         return subprocess.run(
-            ["ssh", "-i", str(key_file), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-             "-o", "PasswordAuthentication=no", "-p", str(self.port),
-             f"{getpass.getuser()}@127.0.0.1", f"echo logged-in-{name}"],
-            capture_output=True, text=True, timeout=60,
+            [
+                "ssh",
+                "-i",
+                str(key_file),
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "PasswordAuthentication=no",
+                "-p",
+                str(self.port),
+                f"{getpass.getuser()}@127.0.0.1",
+                f"echo logged-in-{name}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
     def stop(self) -> None:
@@ -88,9 +111,16 @@ def sshd(tmp_path_factory):
 
 def boot(api: ApiProcess, key_name: str, token: str = "user1:project1") -> str:
     status, body = api.request(
-        "POST", "/servers",
-        {"server": {"name": f"vm-{key_name}", "imageRef": "img", "flavorRef": "1",
-                    "key_name": key_name}},
+        "POST",
+        "/servers",
+        {
+            "server": {
+                "name": f"vm-{key_name}",
+                "imageRef": "img",
+                "flavorRef": "1",
+                "key_name": key_name,
+            }
+        },
         token=token,
     )
     assert status == 202, body
@@ -112,8 +142,11 @@ def generate(api: ApiProcess, name: str, algorithm: str | None) -> dict:
         assert status == 200, body
     else:
         status, body = api.request(
-            "POST", "/os-keypairs", {"keypair": {"name": name, "algorithm": algorithm}},
-            version="2.91", headers=EXTENDED,
+            "POST",
+            "/os-keypairs",
+            {"keypair": {"name": name, "algorithm": algorithm}},
+            version="2.91",
+            headers=EXTENDED,
         )
         assert status == 201, body
     return body["keypair"]
@@ -134,12 +167,17 @@ def test_generated_key_logs_in(api, sshd, algorithm):
 
 def test_imported_key_logs_in_and_survives_keypair_deletion(api, sshd, tmp_path):
     key_file = tmp_path / "imported"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "me@laptop",
-                    "-f", str(key_file)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "me@laptop", "-f", str(key_file)],
+        check=True,
+    )
     public_key = (tmp_path / "imported.pub").read_text()
-    status, body = api.request("POST", "/os-keypairs",
-                               {"keypair": {"name": "imported", "public_key": public_key}},
-                               version="2.92")
+    status, body = api.request(
+        "POST",
+        "/os-keypairs",
+        {"keypair": {"name": "imported", "public_key": public_key}},
+        version="2.92",
+    )
     assert status == 201, body
     server_id = boot(api, "imported")
     assert api.request("DELETE", "/os-keypairs/imported", version="2.92")[0] == 204
@@ -168,16 +206,23 @@ def test_another_users_key_never_appears(api):
     generate(api, "private-to-user1", "ed25519")
     # user2 cannot boot with user1's key name
     status, body = api.request(
-        "POST", "/servers",
+        "POST",
+        "/servers",
         {"server": {"name": "x", "flavorRef": "1", "key_name": "private-to-user1"}},
         token="user2:project1",
     )
-    assert (status, body) == (400, {"badRequest": {"code": 400,
-                                                   "message": "Invalid key_name provided."}})
+    assert (status, body) == (
+        400,
+        {"badRequest": {"code": 400, "message": "Invalid key_name provided."}},
+    )
     # and user2's own server's metadata carries only user2's key
     generate_other = api.request(
-        "POST", "/os-keypairs", {"keypair": {"name": "u2key", "algorithm": "ed25519"}},
-        token="user2:project1", version="2.91", headers=EXTENDED,
+        "POST",
+        "/os-keypairs",
+        {"keypair": {"name": "u2key", "algorithm": "ed25519"}},
+        token="user2:project1",
+        version="2.91",
+        headers=EXTENDED,
     )
     assert generate_other[0] == 201
     server_id = boot(api, "u2key", token="user2:project1")

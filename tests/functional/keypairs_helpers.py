@@ -43,8 +43,7 @@ from tests.functional import response_schemas
 
 BACKENDS = ("sqlite", "postgresql")
 #: microversions on both sides of every os-keypairs change
-BOUNDARIES = ("2.1", "2.2", "2.9", "2.10", "2.34", "2.35", "2.74", "2.75", "2.91",
-              "2.92")
+BOUNDARIES = ("2.1", "2.2", "2.9", "2.10", "2.34", "2.35", "2.74", "2.75", "2.91", "2.92")
 ADMIN = "admin:adminproject"
 
 
@@ -101,11 +100,12 @@ def sk_ed25519_line() -> str:
 
 def sk_ecdsa_line() -> str:
     label = b"sk-ecdsa-sha2-nistp256@openssh.com"
-    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    point = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     )
-    blob = (_ssh_string(label) + _ssh_string(b"nistp256") + _ssh_string(point)
-            + _ssh_string(b"ssh:"))
+    blob = _ssh_string(label) + _ssh_string(b"nistp256") + _ssh_string(point) + _ssh_string(b"ssh:")
     return f"{label.decode()} {base64.b64encode(blob).decode()}"
 
 
@@ -143,18 +143,22 @@ def x509_certificate() -> str:
 def md5_fingerprint(public_line: str) -> str:
     """What the SPEC calls the fingerprint: MD5 of the decoded blob."""
     digest = hashlib.md5(base64.b64decode(public_line.split()[1])).hexdigest()
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 def sha1_fingerprint(certificate_pem: str) -> str:
     certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
     digest = certificate.fingerprint(hashes.SHA1()).hex()
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 def _run(*args: str) -> str:
     result = subprocess.run(
-        args, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+        args,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
         check=False,
     )
     assert result.returncode == 0, f"{args}: {result.stderr}"
@@ -167,9 +171,7 @@ def ssh_keygen_md5(public_key: str) -> str:
         path = os.path.join(directory, "key.pub")
         with open(path, "w") as file:
             file.write(public_key if public_key.endswith("\n") else public_key + "\n")
-        return _run("ssh-keygen", "-l", "-E", "md5", "-f", path).split()[1].removeprefix(
-            "MD5:"
-        )
+        return _run("ssh-keygen", "-l", "-E", "md5", "-f", path).split()[1].removeprefix("MD5:")
 
 
 def ssh_keygen_public(private_key: str) -> str:
@@ -279,8 +281,9 @@ class KeypairsAPI:
 
     @property
     def client(self) -> Client:
-        return Client(self.app, f"{self.user}:{self.project}",
-                      None if self.is_legacy else self.version)
+        return Client(
+            self.app, f"{self.user}:{self.project}", None if self.is_legacy else self.version
+        )
 
     # --- URLs ---------------------------------------------------------------
 
@@ -290,8 +293,9 @@ class KeypairsAPI:
             return f"{self.legacy_root}/{self.project}"
         return f"/v2.1/{self.project}" if self.project_in_path else "/v2.1"
 
-    def path(self, name: str | None = None, query: Query = None,
-             collection: str = "/os-keypairs") -> str:
+    def path(
+        self, name: str | None = None, query: Query = None, collection: str = "/os-keypairs"
+    ) -> str:
         path = self.root + collection
         if name is not None:
             path += "/" + quote(name, safe="")
@@ -301,10 +305,18 @@ class KeypairsAPI:
 
     # --- raw ----------------------------------------------------------------
 
-    def request(self, method: str, name: str | None = None, *, query: Query = None,
-                body: Any = None, raw: bytes | None = None,
-                headers: dict[str, str] | None = None, path: str | None = None,
-                content_type: str = "application/json") -> webob.Response:
+    def request(
+        self,
+        method: str,
+        name: str | None = None,
+        *,
+        query: Query = None,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        path: str | None = None,
+        content_type: str = "application/json",
+    ) -> webob.Response:
         return self.client.request(
             method,
             path or self.path(name, query),
@@ -349,15 +361,30 @@ class KeypairsAPI:
     def delete(self, name: str, query: Query = None) -> None:
         self.check("delete_keypair", self.request("DELETE", name, query=query))
 
-    def refused(self, method: str, name: str | None = None, *, status: int,
-                message: str | None = None, **kw: Any) -> str:
+    def refused(
+        self,
+        method: str,
+        name: str | None = None,
+        *,
+        status: int,
+        message: str | None = None,
+        **kw: Any,
+    ) -> str:
         """Assert a fault of ``status`` whose message contains ``message``."""
         return expect_fault(self.request(method, name, **kw), status, message)
 
 
-FAULT_NAMES = {400: "badRequest", 403: "forbidden", 404: "itemNotFound",
-               405: "badMethod", 406: "computeFault", 409: "conflictingRequest",
-               413: "overLimit", 415: "badMediaType", 500: "computeFault"}
+FAULT_NAMES = {
+    400: "badRequest",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    406: "computeFault",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    500: "computeFault",
+}
 
 
 def expect_fault(response: webob.Response, status: int, message: str | None = None) -> str:

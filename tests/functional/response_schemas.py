@@ -70,8 +70,7 @@ V2_1: dict[str, dict[str, Any]] = {
                     "deleted": {"type": "boolean", "const": False},
                     "deleted_at": _NULL,
                 },
-                [*_SUMMARY, "user_id", "id", "created_at", "updated_at", "deleted",
-                 "deleted_at"],
+                [*_SUMMARY, "user_id", "id", "created_at", "updated_at", "deleted", "deleted_at"],
             )
         ),
     },
@@ -134,8 +133,7 @@ V2_35["list_keypairs"]["response_body"]["properties"]["keypairs_links"] = {
     "minItems": 1,
     "maxItems": 1,
     "items": _object(
-        {"rel": {"type": "string", "const": "next"}, "href": {"type": "string",
-                                                              "format": "uri"}},
+        {"rel": {"type": "string", "const": "next"}, "href": {"type": "string", "format": "uri"}},
         ["rel", "href"],
     ),
 }

@@ -83,54 +83,111 @@ class Call:
 def lifecycle(version: str, import_sample: str, generate_sample: str) -> list[Call]:
     v = f"keypairs-v{version}"
     return [
-        Call("POST", "/os-keypairs", 201 if version != "2.1" else 200, import_sample,
-             f"{v}-import-resp.json"),
+        Call(
+            "POST",
+            "/os-keypairs",
+            201 if version != "2.1" else 200,
+            import_sample,
+            f"{v}-import-resp.json",
+        ),
         Call("GET", "/os-keypairs", 200, response=f"{v}-list-resp.json"),
-        Call("GET", "/os-keypairs/my-laptop", 200, response=f"{v}-show-resp.json",
-             varying=RECORD),
-        Call("POST", "/os-keypairs", 201 if version != "2.1" else 200, generate_sample,
-             f"{v}-generate-resp.json", varying=GENERATED),
+        Call("GET", "/os-keypairs/my-laptop", 200, response=f"{v}-show-resp.json", varying=RECORD),
+        Call(
+            "POST",
+            "/os-keypairs",
+            201 if version != "2.1" else 200,
+            generate_sample,
+            f"{v}-generate-resp.json",
+            varying=GENERATED,
+        ),
         Call("DELETE", "/os-keypairs/my-laptop", 204 if version != "2.1" else 202),
     ]
 
 
 SCENARIOS: dict[str, list[Call]] = {
-    "2.1": lifecycle("2.1", "keypairs-v2.1-import-req.json",
-                     "keypairs-v2.1-generate-req.json"),
+    "2.1": lifecycle("2.1", "keypairs-v2.1-import-req.json", "keypairs-v2.1-generate-req.json"),
     "2.2": [
-        Call("POST", "/os-keypairs", 201, "keypairs-v2.2-import-x509-req.json",
-             "keypairs-v2.2-import-x509-resp.json"),
-        *lifecycle("2.2", "keypairs-v2.2-import-req.json",
-                   "keypairs-v2.2-generate-req.json"),
+        Call(
+            "POST",
+            "/os-keypairs",
+            201,
+            "keypairs-v2.2-import-x509-req.json",
+            "keypairs-v2.2-import-x509-resp.json",
+        ),
+        *lifecycle("2.2", "keypairs-v2.2-import-req.json", "keypairs-v2.2-generate-req.json"),
     ],
     "2.10": [
-        Call("POST", "/os-keypairs", 201, "keypairs-v2.10-create-req.json",
-             "keypairs-v2.10-create-resp.json", admin=True),
-        Call("GET", "/os-keypairs?user_id=fake", 200,
-             response="keypairs-v2.10-list-resp.json", admin=True),
-        Call("GET", "/os-keypairs/for-fake?user_id=fake", 200,
-             response="keypairs-v2.10-show-resp.json", varying=RECORD, admin=True),
+        Call(
+            "POST",
+            "/os-keypairs",
+            201,
+            "keypairs-v2.10-create-req.json",
+            "keypairs-v2.10-create-resp.json",
+            admin=True,
+        ),
+        Call(
+            "GET",
+            "/os-keypairs?user_id=fake",
+            200,
+            response="keypairs-v2.10-list-resp.json",
+            admin=True,
+        ),
+        Call(
+            "GET",
+            "/os-keypairs/for-fake?user_id=fake",
+            200,
+            response="keypairs-v2.10-show-resp.json",
+            varying=RECORD,
+            admin=True,
+        ),
         Call("DELETE", "/os-keypairs/for-fake?user_id=fake", 204, admin=True),
     ],
     "2.35": [
-        *(Call("POST", "/os-keypairs", 201, "keypairs-v2.2-import-req.json",
-               changes={"name": name}) for name in ("keypair-a", "keypair-b", "keypair-c")),
+        *(
+            Call(
+                "POST", "/os-keypairs", 201, "keypairs-v2.2-import-req.json", changes={"name": name}
+            )
+            for name in ("keypair-a", "keypair-b", "keypair-c")
+        ),
         Call("GET", "/os-keypairs?limit=2", 200, response="keypairs-v2.35-list-resp.json"),
-        Call("GET", "/os-keypairs?limit=2&marker=keypair-b", 200,
-             response="keypairs-v2.35-list-next-resp.json"),
+        Call(
+            "GET",
+            "/os-keypairs?limit=2&marker=keypair-b",
+            200,
+            response="keypairs-v2.35-list-next-resp.json",
+        ),
     ],
     "2.75": [
-        Call("GET", "/os-keypairs?sort_key=name", 400,
-             response="keypairs-v2.75-list-unknown-parameter-resp.json"),
+        Call(
+            "GET",
+            "/os-keypairs?sort_key=name",
+            400,
+            response="keypairs-v2.75-list-unknown-parameter-resp.json",
+        ),
     ],
     "2.92": [
-        Call("POST", "/os-keypairs", 201, "keypairs-v2.92-import-req.json",
-             "keypairs-v2.92-import-resp.json"),
+        Call(
+            "POST",
+            "/os-keypairs",
+            201,
+            "keypairs-v2.92-import-req.json",
+            "keypairs-v2.92-import-resp.json",
+        ),
         Call("GET", "/os-keypairs", 200, response="keypairs-v2.92-list-resp.json"),
-        Call("GET", "/os-keypairs/deploy@ci.example.com", 200,
-             response="keypairs-v2.92-show-resp.json", varying=RECORD),
-        Call("POST", "/os-keypairs", 400, "keypairs-v2.1-generate-req.json",
-             "keypairs-v2.92-generate-refused-resp.json"),
+        Call(
+            "GET",
+            "/os-keypairs/deploy@ci.example.com",
+            200,
+            response="keypairs-v2.92-show-resp.json",
+            varying=RECORD,
+        ),
+        Call(
+            "POST",
+            "/os-keypairs",
+            400,
+            "keypairs-v2.1-generate-req.json",
+            "keypairs-v2.92-generate-refused-resp.json",
+        ),
         Call("DELETE", "/os-keypairs/deploy@ci.example.com", 204),
     ],
 }
@@ -167,8 +224,9 @@ def perform(app: Any, version: str, call: Call) -> Any:
     if call.request is not None:
         body = load(call.request)
         body["keypair"].update(call.changes)
-    response = client.request(call.method, f"/v2.1/{PROJECT}{call.path}", body,
-                              headers={"Host": HOST})
+    response = client.request(
+        call.method, f"/v2.1/{PROJECT}{call.path}", body, headers={"Host": HOST}
+    )
     assert response.status_int == call.status, (call, response.body)
     if call.status < 400:
         response_schemas.check(call.operation, version, response)
@@ -195,8 +253,13 @@ def test_samples_match_the_running_code(make_host, version: str) -> None:
 
 
 def used_samples() -> set[str]:
-    return {name for calls in SCENARIOS.values() for call in calls
-            for name in (call.request, call.response) if name}
+    return {
+        name
+        for calls in SCENARIOS.values()
+        for call in calls
+        for name in (call.request, call.response)
+        if name
+    }
 
 
 def test_every_sample_is_used_and_exists() -> None:
@@ -205,6 +268,5 @@ def test_every_sample_is_used_and_exists() -> None:
 
 
 def test_the_reference_includes_every_sample() -> None:
-    included = set(re.findall(r"\.\. literalinclude:: samples/(\S+\.json)",
-                              REFERENCE.read_text()))
+    included = set(re.findall(r"\.\. literalinclude:: samples/(\S+\.json)", REFERENCE.read_text()))
     assert included == used_samples()

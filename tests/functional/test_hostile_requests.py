@@ -15,9 +15,7 @@ import webob
 
 from tests.conftest import Client, fault
 
-PUBLIC_KEY = (
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAL327/Y0kiGn/59+Wd9IjFp9HvNwUMslPiQeF8rrNi test"
-)
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAL327/Y0kiGn/59+Wd9IjFp9HvNwUMslPiQeF8rrNi test"
 NOT_UTF8 = "Malformed request URL: the path is not valid UTF-8."
 UNSTORABLE = "Text may not contain NUL characters or invalid Unicode."
 UNAUTHORIZED = ("unauthorized", 401, "The request you have made requires authentication.")

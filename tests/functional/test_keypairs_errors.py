@@ -52,8 +52,9 @@ def test_unknown_properties_at_every_level(api: KeypairsAPI, version: str) -> No
 @pytest.mark.parametrize(
     "field, version", [("type", "2.1"), ("user_id", "2.2"), ("user_id", "2.9")]
 )
-def test_properties_of_later_microversions_are_unknown(api: KeypairsAPI, field: str,
-                                                       version: str) -> None:
+def test_properties_of_later_microversions_are_unknown(
+    api: KeypairsAPI, field: str, version: str
+) -> None:
     body = {"name": "kp", "public_key": helpers.ed25519_line(), field: "ssh"}
     refuse_body(api.at(version), {"keypair": body}, 400, UNEXPECTED.format(field))
 
@@ -68,10 +69,16 @@ def test_properties_of_later_microversions_are_unknown(api: KeypairsAPI, field: 
         pytest.param({"keypair": ["kp"]}, "is not of type 'object'", id="list-keypair"),
         pytest.param([], "is not of type 'object'", id="list-body"),
         pytest.param("kp", "is not of type 'object'", id="string-body"),
-        pytest.param({"keypair": {"name": "kp", "public_key": 1}},
-                     "is not of type 'string'", id="integer-key"),
-        pytest.param({"keypair": {"name": "kp", "public_key": None}},
-                     "is not of type 'string'", id="null-key"),
+        pytest.param(
+            {"keypair": {"name": "kp", "public_key": 1}},
+            "is not of type 'string'",
+            id="integer-key",
+        ),
+        pytest.param(
+            {"keypair": {"name": "kp", "public_key": None}},
+            "is not of type 'string'",
+            id="null-key",
+        ),
     ],
 )
 def test_malformed_request(api: KeypairsAPI, body: object, message: str) -> None:
@@ -80,8 +87,7 @@ def test_malformed_request(api: KeypairsAPI, body: object, message: str) -> None
 
 def test_unknown_keypair(api: KeypairsAPI) -> None:
     api = api.at("2.2")
-    api.refused("GET", "nope", status=404, message=f"Keypair nope not found for user "
-                                                   f"{api.user}")
+    api.refused("GET", "nope", status=404, message=f"Keypair nope not found for user {api.user}")
     api.refused("DELETE", "nope", status=404, message="Keypair nope not found")
 
 
@@ -101,8 +107,9 @@ CORPUS = build_corpus()
 @pytest.mark.parametrize("case", CORPUS, ids=[case.id for case in CORPUS])
 def test_malformed_public_key_is_refused(api: KeypairsAPI, case) -> None:
     api = api.at("2.2")
-    message = refuse_body(api, {"keypair": {"name": "kp", "public_key": case.text}}, 400,
-                          "Keypair data is invalid: ")
+    message = refuse_body(
+        api, {"keypair": {"name": "kp", "public_key": case.text}}, 400, "Keypair data is invalid: "
+    )
     assert case.reason in message
     # The reason names the problem, not the whole input back.
     assert len(message) < 400
@@ -119,14 +126,16 @@ X509_SMUGGLING = {
 
 
 @pytest.mark.parametrize("case", list(X509_SMUGGLING))
-def test_x509_public_key_is_one_certificate_and_nothing_else(api: KeypairsAPI,
-                                                             case: str) -> None:
+def test_x509_public_key_is_one_certificate_and_nothing_else(api: KeypairsAPI, case: str) -> None:
     """Whatever rides along would reach the metadata's public_keys, and so
     authorized_keys, without being fingerprinted."""
     text = X509_SMUGGLING[case](helpers.x509_certificate())
-    refuse_body(api.at("2.2"), {"keypair": {"name": "c", "type": "x509", "public_key": text}},
-                400, "Keypair data is invalid: an x509 public_key must be one PEM "
-                     "certificate")
+    refuse_body(
+        api.at("2.2"),
+        {"keypair": {"name": "c", "type": "x509", "public_key": text}},
+        400,
+        "Keypair data is invalid: an x509 public_key must be one PEM certificate",
+    )
 
 
 def test_x509_certificate_with_blank_lines_around_is_accepted(api: KeypairsAPI) -> None:
@@ -155,9 +164,13 @@ def test_body_over_the_limit_is_413(api: KeypairsAPI) -> None:
 def test_chunked_body_over_the_limit_is_413(api: KeypairsAPI) -> None:
     raw = padded_body(MAX_BODY + 1)
     request = webob.Request.blank(api.path(), method="POST")
-    request.headers.update({"X-Auth-Token": f"{api.user}:{api.project}",
-                                 "Content-Type": "application/json",
-                                 "Transfer-Encoding": "chunked"})
+    request.headers.update(
+        {
+            "X-Auth-Token": f"{api.user}:{api.project}",
+            "Content-Type": "application/json",
+            "Transfer-Encoding": "chunked",
+        }
+    )
     request.body_file = io.BytesIO(raw)  # sets wsgi.input_terminated, as servers do
     request.environ.pop("CONTENT_LENGTH", None)
     response = request.get_response(api.app)
@@ -172,11 +185,15 @@ def test_chunked_body_over_the_limit_is_413(api: KeypairsAPI) -> None:
         pytest.param(b"\xef\xbb\xbf{}", "Malformed request body", id="byte-order-mark"),
         pytest.param(b'{"keypair": ', "Malformed request body", id="truncated"),
         pytest.param(b"{'keypair': {}}", "Malformed request body", id="single-quotes"),
-        pytest.param(b'{"keypair": {"name": "kp"}} {}', "Malformed request body",
-                     id="trailing-data"),
+        pytest.param(
+            b'{"keypair": {"name": "kp"}} {}', "Malformed request body", id="trailing-data"
+        ),
         pytest.param(b"[" * 100000, "Malformed request body", id="100000-open-brackets"),
-        pytest.param(b'{"a":' * 15000 + b"1" + b"}" * 15000, "Malformed request body",
-                     id="15000-nested-objects"),
+        pytest.param(
+            b'{"a":' * 15000 + b"1" + b"}" * 15000,
+            "Malformed request body",
+            id="15000-nested-objects",
+        ),
         pytest.param(b"1" * 5000, "Malformed request body", id="5000-digit-integer"),
     ],
 )
@@ -191,14 +208,16 @@ def test_json_nested_100000_deep_is_a_400(make_host) -> None:
 
 def test_xml_is_not_served_on_v2_1(api: KeypairsAPI) -> None:
     raw = b"<keypair><name>kp</name></keypair>"
-    refuse_raw(api, raw, 415, "Unsupported Content-Type application/xml",
-               content_type="application/xml")
+    refuse_raw(
+        api, raw, 415, "Unsupported Content-Type application/xml", content_type="application/xml"
+    )
 
 
 @pytest.mark.parametrize("path_name", ["a%00b", "%C3%A9", "x" * 300, "%0A", "a%20"])
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
-def test_impossible_names_in_the_path_are_404(api: KeypairsAPI, method: str,
-                                              path_name: str) -> None:
+def test_impossible_names_in_the_path_are_404(
+    api: KeypairsAPI, method: str, path_name: str
+) -> None:
     path = api.root + "/os-keypairs/" + path_name
     expect_fault(api.request(method, path=path), 404, "not found for user")
 
@@ -210,8 +229,7 @@ def test_path_that_is_not_utf8_is_a_fault(api: KeypairsAPI, method: str) -> None
 
 
 def test_impossible_marker_is_a_400(api: KeypairsAPI) -> None:
-    api.at("2.35").refused("GET", query="marker=a%00b", status=400,
-                           message="could not be found")
+    api.at("2.35").refused("GET", query="marker=a%00b", status=400, message="could not be found")
 
 
 def test_server_key_name_with_nul_is_a_400(api: KeypairsAPI) -> None:

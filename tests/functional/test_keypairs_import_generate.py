@@ -50,8 +50,7 @@ def test_fingerprint_is_of_the_blob_whatever_the_whitespace(api: KeypairsAPI) ->
 
 
 @pytest.mark.parametrize("version", ["2.1", "2.2"])
-def test_generated_rsa_key_is_what_nova_clients_expect(api: KeypairsAPI,
-                                                       version: str) -> None:
+def test_generated_rsa_key_is_what_nova_clients_expect(api: KeypairsAPI, version: str) -> None:
     created = api.at(version).generate("kp")
     private_key = created["private_key"]
     assert private_key.startswith("-----BEGIN RSA PRIVATE KEY-----\n")
@@ -102,8 +101,7 @@ def test_x509_generate(api: KeypairsAPI) -> None:
     assert created["type"] == "x509"
     certificate = x509.load_pem_x509_certificate(created["public_key"].encode())
     assert created["fingerprint"] == sha1_fingerprint(created["public_key"])
-    assert certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == (
-        api.user)
+    assert certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == (api.user)
     usage = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert ExtendedKeyUsageOID.CLIENT_AUTH in usage
     key, bundled, _ = pkcs12.load_key_and_certificates(
@@ -120,10 +118,10 @@ def test_x509_needs_2_2(api: KeypairsAPI) -> None:
 
 def test_type_must_match_the_key(api: KeypairsAPI) -> None:
     api = api.at("2.2")
-    ssh_as_x509 = api.post({"name": "a", "public_key": helpers.ed25519_line(),
-                            "type": "x509"})
-    expect_fault(ssh_as_x509, 400, "Keypair data is invalid: an x509 public_key must "
-                                   "be one PEM certificate")
+    ssh_as_x509 = api.post({"name": "a", "public_key": helpers.ed25519_line(), "type": "x509"})
+    expect_fault(
+        ssh_as_x509, 400, "Keypair data is invalid: an x509 public_key must be one PEM certificate"
+    )
     x509_as_ssh = api.post({"name": "b", "public_key": x509_certificate()})
     expect_fault(x509_as_ssh, 400, "this is an X.509 certificate, not an SSH public key")
     assert api.names() == []
@@ -158,13 +156,18 @@ def test_min_rsa_bits_is_configurable(make_host) -> None:
 
 
 def test_allowed_types_is_configurable(make_host) -> None:
-    api = KeypairsAPI(make_host(keypairs__allowed_types=["ssh-ed25519"]).api,
-                      version="2.2")
+    api = KeypairsAPI(make_host(keypairs__allowed_types=["ssh-ed25519"]).api, version="2.2")
     assert api.create("ed")["name"] == "ed"
-    expect_fault(api.post({"name": "ec", "public_key": helpers.ecdsa_line(256)}), 400,
-                 "key type ecdsa-sha2-nistp256 is not allowed here")
-    expect_fault(api.post({"name": "c", "public_key": x509_certificate(),
-                           "type": "x509"}), 400, "x509 certificates are not allowed")
+    expect_fault(
+        api.post({"name": "ec", "public_key": helpers.ecdsa_line(256)}),
+        400,
+        "key type ecdsa-sha2-nistp256 is not allowed here",
+    )
+    expect_fault(
+        api.post({"name": "c", "public_key": x509_certificate(), "type": "x509"}),
+        400,
+        "x509 certificates are not allowed",
+    )
     assert api.names() == ["ed"]
 
 
@@ -172,5 +175,4 @@ def test_admin_generates_for_another_user(api: KeypairsAPI) -> None:
     admin = api.as_admin().at("2.10")
     created = admin.generate("kp", user_id=api.user)
     assert created["user_id"] == api.user
-    assert api.at("2.10").show("kp")["fingerprint"] == md5_fingerprint(
-        created["public_key"])
+    assert api.at("2.10").show("kp")["fingerprint"] == md5_fingerprint(created["public_key"])

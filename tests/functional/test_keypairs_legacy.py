@@ -33,10 +33,23 @@ def legacy(api: KeypairsAPI, request: pytest.FixtureRequest) -> KeypairsAPI:
 def test_lifecycle(legacy: KeypairsAPI) -> None:
     public_key = helpers.ed25519_line("legacy")
     created = legacy.create("kp", public_key)  # 200, the 2.1 body: no type
-    assert created == {"name": "kp", "public_key": public_key,
-                       "fingerprint": md5_fingerprint(public_key), "user_id": legacy.user}
-    assert legacy.list() == {"keypairs": [{"keypair": {
-        "name": "kp", "public_key": public_key, "fingerprint": created["fingerprint"]}}]}
+    assert created == {
+        "name": "kp",
+        "public_key": public_key,
+        "fingerprint": md5_fingerprint(public_key),
+        "user_id": legacy.user,
+    }
+    assert legacy.list() == {
+        "keypairs": [
+            {
+                "keypair": {
+                    "name": "kp",
+                    "public_key": public_key,
+                    "fingerprint": created["fingerprint"],
+                }
+            }
+        ]
+    }
     assert "type" not in legacy.show("kp")
     legacy.delete("kp")  # 202
     assert legacy.names() == []
@@ -71,8 +84,16 @@ def test_invalid_names(legacy: KeypairsAPI, name: str, message: str) -> None:
 
 def test_unknown_properties_are_tolerated(legacy: KeypairsAPI) -> None:
     other = helpers.unique("other")
-    body = {"keypair": {"name": "kp", "public_key": helpers.ed25519_line(),
-                        "type": "x509", "user_id": other, "extra": 1}, "extra": {}}
+    body = {
+        "keypair": {
+            "name": "kp",
+            "public_key": helpers.ed25519_line(),
+            "type": "x509",
+            "user_id": other,
+            "extra": 1,
+        },
+        "extra": {},
+    }
     created = legacy.check("create_keypair", legacy.request("POST", body=body))["keypair"]
     # type and user_id are 2.2 and 2.10 features: ignored here
     assert created["user_id"] == legacy.user
@@ -81,8 +102,7 @@ def test_unknown_properties_are_tolerated(legacy: KeypairsAPI) -> None:
 
 def test_microversion_headers_are_ignored(legacy: KeypairsAPI) -> None:
     headers = {"OpenStack-API-Version": "compute 2.92"}
-    response = legacy.request("POST", headers=headers,
-                              body={"keypair": {"name": "kp"}})
+    response = legacy.request("POST", headers=headers, body={"keypair": {"name": "kp"}})
     created = legacy.check("create_keypair", response)["keypair"]
     assert "type" not in created and created["private_key"]
     assert "OpenStack-API-Version" not in response.headers
@@ -125,19 +145,27 @@ def keypair_xml(name: str, public_key: str | None = None) -> bytes:
 def test_xml_create_list_show_delete(legacy: KeypairsAPI) -> None:
     public_key = helpers.ed25519_line()
     accept = {"Accept": XML}
-    response = legacy.request("POST", raw=keypair_xml(" kp ", public_key),
-                              content_type=XML, headers=accept)
+    response = legacy.request(
+        "POST", raw=keypair_xml(" kp ", public_key), content_type=XML, headers=accept
+    )
     assert response.status_int == 200, response.body
     created = parse_xml(response)
     assert created.tag == f"{NS}keypair"
-    assert xml_fields(created) == {"name": "kp", "public_key": public_key,
-                                   "fingerprint": md5_fingerprint(public_key),
-                                   "user_id": legacy.user}
+    assert xml_fields(created) == {
+        "name": "kp",
+        "public_key": public_key,
+        "fingerprint": md5_fingerprint(public_key),
+        "user_id": legacy.user,
+    }
 
     listed = parse_xml(legacy.request("GET", headers=accept))
     assert listed.tag == f"{NS}keypairs"
-    assert [(e.tag, xml_fields(e)) for e in listed] == [(f"{NS}keypair", {
-        "name": "kp", "public_key": public_key, "fingerprint": md5_fingerprint(public_key)})]
+    assert [(e.tag, xml_fields(e)) for e in listed] == [
+        (
+            f"{NS}keypair",
+            {"name": "kp", "public_key": public_key, "fingerprint": md5_fingerprint(public_key)},
+        )
+    ]
 
     shown = xml_fields(parse_xml(legacy.request("GET", "kp", headers=accept)))
     assert shown["deleted"] == "false" and shown["user_id"] == legacy.user
@@ -146,16 +174,18 @@ def test_xml_create_list_show_delete(legacy: KeypairsAPI) -> None:
 
 
 def test_xml_generate(legacy: KeypairsAPI) -> None:
-    response = legacy.request("POST", raw=b'<keypair name="kp"/>', content_type=XML,
-                              headers={"Accept": XML})
+    response = legacy.request(
+        "POST", raw=b'<keypair name="kp"/>', content_type=XML, headers={"Accept": XML}
+    )
     fields = xml_fields(parse_xml(response))
     assert fields["name"] == "kp"
     assert fields["private_key"].startswith("-----BEGIN RSA PRIVATE KEY-----")
 
 
 def test_xml_request_json_response(legacy: KeypairsAPI) -> None:
-    response = legacy.request("POST", raw=keypair_xml("kp", helpers.ed25519_line()),
-                              content_type=XML)
+    response = legacy.request(
+        "POST", raw=keypair_xml("kp", helpers.ed25519_line()), content_type=XML
+    )
     assert legacy.check("create_keypair", response)["keypair"]["name"] == "kp"
 
 
@@ -168,8 +198,7 @@ def test_xml_fault(legacy: KeypairsAPI) -> None:
 
 
 def test_xml_malformed_key_is_a_400(legacy: KeypairsAPI) -> None:
-    response = legacy.request("POST", raw=keypair_xml("kp", "ssh-rsa AAAA"),
-                              content_type=XML)
+    response = legacy.request("POST", raw=keypair_xml("kp", "ssh-rsa AAAA"), content_type=XML)
     expect_fault(response, 400, "Keypair data is invalid")
     assert legacy.names() == []
 
@@ -180,14 +209,16 @@ def test_xml_malformed_key_is_a_400(legacy: KeypairsAPI) -> None:
 def test_seed_paths(api: KeypairsAPI) -> None:
     seed = api.legacy("/v1.1")
     public_key = helpers.ed25519_line()
-    response = seed.request("POST", path=seed.root + "/os_keypairs/keypair",
-                            body={"keypair": {"name": "seed", "public_key": public_key}})
+    response = seed.request(
+        "POST",
+        path=seed.root + "/os_keypairs/keypair",
+        body={"keypair": {"name": "seed", "public_key": public_key}},
+    )
     created = seed.check("create_keypair", response)["keypair"]
     assert created["fingerprint"] == md5_fingerprint(public_key)
     listed = seed.check("list_keypairs", seed.request("GET", path=seed.root + "/os_keypairs"))
     assert [e["keypair"]["name"] for e in listed["keypairs"]] == ["seed"]
-    xml = parse_xml(seed.request("GET", path=seed.root + "/os_keypairs",
-                                 headers={"Accept": XML}))
+    xml = parse_xml(seed.request("GET", path=seed.root + "/os_keypairs", headers={"Accept": XML}))
     assert [xml_fields(e)["name"] for e in xml] == ["seed"]
 
 
@@ -195,5 +226,7 @@ def test_seed_paths(api: KeypairsAPI) -> None:
 def test_seed_paths_are_legacy_only(api: KeypairsAPI, root: str) -> None:
     prefix = root.format(project=api.project)
     expect_fault(api.request("GET", path=prefix + "/os_keypairs"), 404)
-    expect_fault(api.request("POST", path=prefix + "/os_keypairs/keypair",
-                             body={"keypair": {"name": "kp"}}), 404)
+    expect_fault(
+        api.request("POST", path=prefix + "/os_keypairs/keypair", body={"keypair": {"name": "kp"}}),
+        404,
+    )

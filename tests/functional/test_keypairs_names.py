@@ -83,8 +83,9 @@ def test_valid_name_round_trips(api: KeypairsAPI, version: str, name: str) -> No
     ],
 )
 @pytest.mark.parametrize("version", ["2.1", "2.91"])
-def test_invalid_name_is_refused(api: KeypairsAPI, version: str, name: object,
-                                 message: str) -> None:
+def test_invalid_name_is_refused(
+    api: KeypairsAPI, version: str, name: object, message: str
+) -> None:
     api = api.at(version)
     refuse_name(api, name, message)
     assert api.names() == []
@@ -102,8 +103,7 @@ def test_name_message_explains_the_rule(api: KeypairsAPI) -> None:
 @pytest.mark.parametrize(
     "version, allowed", [("2.1", BEFORE_292), ("2.91", BEFORE_292), ("2.92", FROM_292)]
 )
-def test_each_printable_ascii_character(api: KeypairsAPI, version: str,
-                                        allowed: set[str]) -> None:
+def test_each_printable_ascii_character(api: KeypairsAPI, version: str, allowed: set[str]) -> None:
     """``a<c>b`` for every printable ASCII character c: accepted exactly when allowed."""
     api = api.at(version)
     accepted = set()
@@ -118,8 +118,7 @@ def test_each_printable_ascii_character(api: KeypairsAPI, version: str,
 
 
 @pytest.mark.parametrize(
-    "name", ["me@example.com", "a.b", "@", ".hidden", "trailing.", "x@y.z with space",
-             "..."]
+    "name", ["me@example.com", "a.b", "@", ".hidden", "trailing.", "x@y.z with space", "..."]
 )
 def test_at_and_dot_from_2_92(api: KeypairsAPI, name: str) -> None:
     refuse_name(api.at("2.91"), name, NAME_MESSAGE)
@@ -142,8 +141,7 @@ def test_at_and_dot_from_2_92(api: KeypairsAPI, name: str) -> None:
         ("UPPER_lower-09", "%55PPER_lower-09"),
     ],
 )
-def test_url_encoded_names_in_show_and_delete(api: KeypairsAPI, name: str,
-                                               encoded: str) -> None:
+def test_url_encoded_names_in_show_and_delete(api: KeypairsAPI, name: str, encoded: str) -> None:
     api = api.at("2.92")
     created = api.create(name)
     path = api.root + "/os-keypairs/" + encoded
@@ -173,8 +171,27 @@ def test_names_differing_only_in_case_are_two_keypairs(api: KeypairsAPI) -> None
 
 def test_names_sort_in_binary_order(api: KeypairsAPI) -> None:
     api = api.at("2.92")
-    names = ["b", "B", "a", "A", "_x", "-x", "0", "a b", "a-b", "a.b", "Z", "z", "@x",
-             "aB", "ab", "AB", "Ab", "a_b", "9"]
+    names = [
+        "b",
+        "B",
+        "a",
+        "A",
+        "_x",
+        "-x",
+        "0",
+        "a b",
+        "a-b",
+        "a.b",
+        "Z",
+        "z",
+        "@x",
+        "aB",
+        "ab",
+        "AB",
+        "Ab",
+        "a_b",
+        "9",
+    ]
     for name in names:
         api.create(name)
     # Python orders str by code point, which for ASCII is the byte order.

@@ -87,9 +87,10 @@ def test_limit_zero_is_an_empty_page(api: KeypairsAPI) -> None:
 def test_href_keeps_the_request_query_and_host(api: KeypairsAPI) -> None:
     api = with_keypairs(api.at("2.35"))
     admin = api.as_admin().at("2.35")
-    body = admin.list([("user_id", api.user), ("limit", "1"), ("marker", "a"),
-                       ("other", "kept")],
-                      headers={"Host": "compute.example.com:8774"})
+    body = admin.list(
+        [("user_id", api.user), ("limit", "1"), ("marker", "a"), ("other", "kept")],
+        headers={"Host": "compute.example.com:8774"},
+    )
     assert names_of(body) == ["b"]
     assert next_href(body) == (
         f"http://compute.example.com:8774/v2.1/os-keypairs?user_id={api.user}&limit=1"
@@ -102,30 +103,37 @@ def test_href_keeps_the_request_query_and_host(api: KeypairsAPI) -> None:
     "version, names",
     [("2.35", ["a b", "a-b", "kp", "KP"]), ("2.92", ["me@example.com", "x.y", "a b"])],
 )
-def test_markers_with_special_characters_round_trip(api: KeypairsAPI, version: str,
-                                                    names: list[str]) -> None:
+def test_markers_with_special_characters_round_trip(
+    api: KeypairsAPI, version: str, names: list[str]
+) -> None:
     api = with_keypairs(api.at(version), names)
     assert walk(api, {"limit": "1"}) == [[n] for n in sorted(names)] + [[]]
 
 
 def test_unknown_marker_is_a_400(api: KeypairsAPI) -> None:
     api = with_keypairs(api.at("2.35"), ["a"])
-    api.refused("GET", query={"marker": "nope"}, status=400,
-                message="Marker nope could not be found.")
+    api.refused(
+        "GET", query={"marker": "nope"}, status=400, message="Marker nope could not be found."
+    )
 
 
 def test_another_users_name_is_an_unknown_marker(api: KeypairsAPI) -> None:
     with_keypairs(api.at("2.35"), ["mine"])
     other = api.as_user(helpers.unique("other")).at("2.35")
     with_keypairs(other, ["theirs"])
-    other.refused("GET", query={"marker": "mine"}, status=400,
-                  message="Marker mine could not be found.")
+    other.refused(
+        "GET", query={"marker": "mine"}, status=400, message="Marker mine could not be found."
+    )
 
 
 @pytest.mark.parametrize("limit", ["abc", "-1", "1.5", "", " 1", "0x1"])
 def test_invalid_limit_is_a_400(api: KeypairsAPI, limit: str) -> None:
-    api.at("2.35").refused("GET", query={"limit": limit}, status=400,
-                           message="Invalid input for query parameters limit")
+    api.at("2.35").refused(
+        "GET",
+        query={"limit": limit},
+        status=400,
+        message="Invalid input for query parameters limit",
+    )
 
 
 def test_limit_is_capped_by_max_limit(make_host) -> None:
@@ -158,11 +166,17 @@ OPERATIONS = [("GET", None), ("GET", "kp"), ("DELETE", "kp")]
 
 @pytest.mark.parametrize("method, name", OPERATIONS, ids=["index", "show", "delete"])
 @pytest.mark.parametrize("version", ["2.75", "2.92"])
-def test_unknown_query_parameter_is_a_400_from_2_75(api: KeypairsAPI, version: str,
-                                                    method: str, name: str | None) -> None:
+def test_unknown_query_parameter_is_a_400_from_2_75(
+    api: KeypairsAPI, version: str, method: str, name: str | None
+) -> None:
     api = with_keypairs(api.at(version), ["kp"])
-    api.refused(method, name, query={"foo": "bar"}, status=400,
-                message="Additional properties are not allowed ('foo' was unexpected)")
+    api.refused(
+        method,
+        name,
+        query={"foo": "bar"},
+        status=400,
+        message="Additional properties are not allowed ('foo' was unexpected)",
+    )
     assert api.names() == ["kp"]
 
 
@@ -172,14 +186,14 @@ def test_paging_parameters_are_unknown_to_show_and_delete_from_2_75(
     api: KeypairsAPI, method: str, parameter: str
 ) -> None:
     api = with_keypairs(api.at("2.75"), ["kp"])
-    api.refused(method, "kp", query={parameter: "1"}, status=400,
-                message=f"('{parameter}' was unexpected)")
+    api.refused(
+        method, "kp", query={parameter: "1"}, status=400, message=f"('{parameter}' was unexpected)"
+    )
     assert api.names() == ["kp"]
 
 
 @pytest.mark.parametrize("version", ["2.1", "2.10", "2.35", "2.74"])
-def test_unknown_query_parameter_is_ignored_before_2_75(api: KeypairsAPI,
-                                                        version: str) -> None:
+def test_unknown_query_parameter_is_ignored_before_2_75(api: KeypairsAPI, version: str) -> None:
     api = with_keypairs(api.at(version), ["kp"])
     assert names_of(api.list({"foo": "bar"})) == ["kp"]
     assert api.show("kp", {"foo": "bar", "limit": "x"})["name"] == "kp"

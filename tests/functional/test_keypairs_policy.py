@@ -52,24 +52,24 @@ def test_user_id_is_ignored_in_queries_before_2_10(api: KeypairsAPI) -> None:
 
 def test_user_id_in_the_body_is_unknown_before_2_10(api: KeypairsAPI) -> None:
     admin = api.as_admin().at("2.9")
-    response = admin.post({"name": "kp", "public_key": helpers.ed25519_line(),
-                           "user_id": api.user})
+    response = admin.post({"name": "kp", "public_key": helpers.ed25519_line(), "user_id": api.user})
     expect_fault(response, 400, "('user_id' was unexpected)")
     assert api.names() == []
 
 
 @pytest.mark.parametrize("version", ["2.10", "2.75"])
-def test_non_admin_naming_another_user_is_forbidden(api: KeypairsAPI, other: KeypairsAPI,
-                                                    version: str) -> None:
+def test_non_admin_naming_another_user_is_forbidden(
+    api: KeypairsAPI, other: KeypairsAPI, version: str
+) -> None:
     api, other = api.at(version), other.at(version)
     other.create("theirs")
     target = {"user_id": other.user}
     api.refused("GET", query=target, status=403, message=POLICY.format("index"))
     api.refused("GET", "theirs", query=target, status=403, message=POLICY.format("show"))
-    api.refused("DELETE", "theirs", query=target, status=403,
-                message=POLICY.format("delete"))
-    response = api.post({"name": "planted", "public_key": helpers.ed25519_line(),
-                         "user_id": other.user})
+    api.refused("DELETE", "theirs", query=target, status=403, message=POLICY.format("delete"))
+    response = api.post(
+        {"name": "planted", "public_key": helpers.ed25519_line(), "user_id": other.user}
+    )
     expect_fault(response, 403, POLICY.format("create"))
     assert other.names() == ["theirs"]
 
@@ -84,19 +84,20 @@ def test_naming_oneself_is_allowed(api: KeypairsAPI) -> None:
 
 
 @pytest.mark.parametrize("version", ["2.1", "2.10"])
-def test_another_users_keypair_is_invisible(api: KeypairsAPI, other: KeypairsAPI,
-                                            version: str) -> None:
+def test_another_users_keypair_is_invisible(
+    api: KeypairsAPI, other: KeypairsAPI, version: str
+) -> None:
     api, other = api.at(version), other.at(version)
     other.create("theirs")
     assert api.names() == []
-    api.refused("GET", "theirs", status=404,
-                message=f"Keypair theirs not found for user {api.user}")
+    api.refused(
+        "GET", "theirs", status=404, message=f"Keypair theirs not found for user {api.user}"
+    )
     api.refused("DELETE", "theirs", status=404)
     assert other.names() == ["theirs"]
 
 
-def test_names_are_unique_per_user_not_per_cloud(api: KeypairsAPI,
-                                                 other: KeypairsAPI) -> None:
+def test_names_are_unique_per_user_not_per_cloud(api: KeypairsAPI, other: KeypairsAPI) -> None:
     mine = api.create("kp")
     theirs = other.create("kp")
     assert api.show("kp")["public_key"] == mine["public_key"]
@@ -118,14 +119,14 @@ def test_malformed_user_id_is_a_400(api: KeypairsAPI, user_id: str) -> None:
     message = "Invalid input for field/attribute user_id"
     admin.refused("GET", query={"user_id": user_id}, status=400, message=message)
     admin.refused("GET", "kp", query={"user_id": user_id}, status=400, message=message)
-    response = admin.post({"name": "kp", "public_key": helpers.ed25519_line(),
-                           "user_id": user_id})
+    response = admin.post({"name": "kp", "public_key": helpers.ed25519_line(), "user_id": user_id})
     expect_fault(response, 400, message)
 
 
 def test_lone_surrogate_user_id_is_a_400(api: KeypairsAPI) -> None:
     admin = api.as_admin().at("2.10")
     # json.dumps writes the lone surrogate as the escape "\ud800"
-    response = admin.post({"name": "kp", "user_id": "a\ud800",
-                           "public_key": helpers.ed25519_line()})
+    response = admin.post(
+        {"name": "kp", "user_id": "a\ud800", "public_key": helpers.ed25519_line()}
+    )
     expect_fault(response, 400, "Invalid input for field/attribute user_id")

@@ -61,10 +61,14 @@ def test_delete_frees_a_slot(quota_api) -> None:
 def test_refused_creates_use_no_quota(quota_api) -> None:
     api = quota_api(2)
     fill(api, 1)
-    expect_fault(api.post({"name": "kp0", "public_key": helpers.ed25519_line()}), 409,
-                 "Key pair 'kp0' already exists.")
-    expect_fault(api.post({"name": "bad", "public_key": "ssh-rsa AAAA"}), 400,
-                 "Keypair data is invalid")
+    expect_fault(
+        api.post({"name": "kp0", "public_key": helpers.ed25519_line()}),
+        409,
+        "Key pair 'kp0' already exists.",
+    )
+    expect_fault(
+        api.post({"name": "bad", "public_key": "ssh-rsa AAAA"}), 400, "Keypair data is invalid"
+    )
     expect_fault(api.post({"name": "bad name\n"}), 400, "name")
     api.create("second")
     over_quota(api)
@@ -122,8 +126,9 @@ def status_of(api: KeypairsAPI, body: dict) -> Callable[[], int]:
 
 def test_parallel_creates_of_one_name_leave_one(quota_api) -> None:
     api = quota_api(2)
-    calls = [status_of(api, {"name": "same", "public_key": helpers.ed25519_line()})
-             for _ in range(20)]
+    calls = [
+        status_of(api, {"name": "same", "public_key": helpers.ed25519_line()}) for _ in range(20)
+    ]
     assert run_parallel(calls) == {201: 1, 409: 19}
     assert api.names() == ["same"]
     # The 19 refusals took no quota: exactly one more fits.
@@ -134,8 +139,9 @@ def test_parallel_creates_of_one_name_leave_one(quota_api) -> None:
 def test_parallel_creates_never_exceed_the_quota(quota_api) -> None:
     api = quota_api(10)
     factories = list(helpers.KEY_FACTORIES.values())
-    bodies = [{"name": f"kp{i:02}", "public_key": factories[i % len(factories)]()}
-              for i in range(27)]
+    bodies = [
+        {"name": f"kp{i:02}", "public_key": factories[i % len(factories)]()} for i in range(27)
+    ]
     bodies += [{"name": f"gen{i}"} for i in range(3)]  # generated, too
     assert run_parallel([status_of(api, body) for body in bodies]) == {201: 10, 403: 20}
     assert len(api.names()) == 10

@@ -73,8 +73,7 @@ def servers(api: KeypairsAPI, shared_host: Any) -> Servers:
     return Servers(api.at("2.2"), shared_host)
 
 
-def test_key_name_on_create_shows_in_server_views(api: KeypairsAPI,
-                                                  servers: Servers) -> None:
+def test_key_name_on_create_shows_in_server_views(api: KeypairsAPI, servers: Servers) -> None:
     api.create("kp")
     with_key = servers.create("kp")
     without_key = servers.create()
@@ -144,8 +143,9 @@ def test_x509_keypair_in_metadata(api: KeypairsAPI, servers: Servers) -> None:
     assert keys == [{"name": "cert", "type": "x509", "data": certificate}]
 
 
-def test_deleting_the_keypair_leaves_the_instance_unchanged(api: KeypairsAPI,
-                                                            servers: Servers) -> None:
+def test_deleting_the_keypair_leaves_the_instance_unchanged(
+    api: KeypairsAPI, servers: Servers
+) -> None:
     public_key = helpers.ed25519_line()
     api.create("kp", public_key)
     server_id = servers.create("kp")
@@ -159,8 +159,7 @@ def test_deleting_the_keypair_leaves_the_instance_unchanged(api: KeypairsAPI,
     assert servers.meta_data(server_id) == before
 
 
-def test_rebuild_replaces_or_clears_the_key_from_2_54(api: KeypairsAPI,
-                                                      servers: Servers) -> None:
+def test_rebuild_replaces_or_clears_the_key_from_2_54(api: KeypairsAPI, servers: Servers) -> None:
     old, new = helpers.ed25519_line(), helpers.ed25519_line()
     api.create("old", old)
     api.create("new", new)
@@ -180,23 +179,29 @@ def test_rebuild_replaces_or_clears_the_key_from_2_54(api: KeypairsAPI,
     assert "public_keys" not in servers.meta_data(server_id)
 
 
-def test_rebuild_with_an_unknown_key_name_changes_nothing(api: KeypairsAPI,
-                                                          servers: Servers) -> None:
+def test_rebuild_with_an_unknown_key_name_changes_nothing(
+    api: KeypairsAPI, servers: Servers
+) -> None:
     api.create("kp")
     server_id = servers.create("kp")
-    expect_fault(servers.rebuild(server_id, "2.54", key_name="nope"), 400,
-                 "Invalid key_name provided.")
+    expect_fault(
+        servers.rebuild(server_id, "2.54", key_name="nope"), 400, "Invalid key_name provided."
+    )
     assert servers.show(server_id)["key_name"] == "kp"
     assert "kp" in servers.meta_data(server_id)["public_keys"]
 
 
 @pytest.mark.parametrize("version", ["2.1", "2.53"])
-def test_rebuild_key_name_is_unknown_before_2_54(api: KeypairsAPI, servers: Servers,
-                                                 version: str) -> None:
+def test_rebuild_key_name_is_unknown_before_2_54(
+    api: KeypairsAPI, servers: Servers, version: str
+) -> None:
     api.create("kp")
     server_id = servers.create()
-    expect_fault(servers.rebuild(server_id, version, key_name="kp"), 400,
-                 "Additional properties are not allowed ('key_name' was unexpected)")
+    expect_fault(
+        servers.rebuild(server_id, version, key_name="kp"),
+        400,
+        "Additional properties are not allowed ('key_name' was unexpected)",
+    )
     assert servers.show(server_id)["key_name"] is None
 
 
@@ -245,8 +250,9 @@ class TestDisabled:
         expect_fault(disabled.request("GET", path="/v2.1/extensions/os-keypairs"), 404)
 
     @pytest.mark.parametrize("version", ["2.1", "2.92"])
-    def test_key_name_on_server_create_names_the_extension(self, disabled: KeypairsAPI,
-                                                           version: str) -> None:
+    def test_key_name_on_server_create_names_the_extension(
+        self, disabled: KeypairsAPI, version: str
+    ) -> None:
         body = {"server": {"name": "vm", "flavorRef": "1", "key_name": "kp"}}
         response = disabled.at(version).request("POST", path="/v2.1/servers", body=body)
         message = expect_fault(response, 400, "os-keypairs")

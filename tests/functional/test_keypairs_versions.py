@@ -32,11 +32,11 @@ def without(view: dict, *fields: str) -> dict:
     return {k: v for k, v in view.items() if k not in fields}
 
 
-def expected_view(api: KeypairsAPI, name: str, public_key: str, fingerprint: str,
-                  key_type: str = "ssh") -> dict:
+def expected_view(
+    api: KeypairsAPI, name: str, public_key: str, fingerprint: str, key_type: str = "ssh"
+) -> dict:
     """The create view of an imported key at ``api.version``."""
-    view = {"name": name, "public_key": public_key, "fingerprint": fingerprint,
-            "user_id": api.user}
+    view = {"name": name, "public_key": public_key, "fingerprint": fingerprint, "user_id": api.user}
     if at_least(api.version, "2.2"):
         view["type"] = key_type
     return view
@@ -76,26 +76,28 @@ def test_generate_list_show_delete(api: KeypairsAPI, version: str) -> None:
     assert created["public_key"].startswith("ssh-rsa ")
     assert created["fingerprint"] == md5_fingerprint(created["public_key"])
     assert created["user_id"] == api.user
-    assert api.list()["keypairs"] == [
-        {"keypair": without(created, "user_id", "private_key")}
-    ]
-    assert without(api.show("generated"), "id", "created_at", "updated_at", "deleted",
-                   "deleted_at") == without(created, "private_key")
+    assert api.list()["keypairs"] == [{"keypair": without(created, "user_id", "private_key")}]
+    assert without(
+        api.show("generated"), "id", "created_at", "updated_at", "deleted", "deleted_at"
+    ) == without(created, "private_key")
     api.delete("generated")
 
 
 @pytest.mark.parametrize("version", ["2.92", "latest"])
 def test_public_key_required_from_2_92(api: KeypairsAPI, version: str) -> None:
     api = api.at(version)
-    api.refused("POST", body={"keypair": {"name": "kp"}}, status=400,
-                message="'public_key' is a required property")
+    api.refused(
+        "POST",
+        body={"keypair": {"name": "kp"}},
+        status=400,
+        message="'public_key' is a required property",
+    )
     assert api.names() == []
 
 
 def test_type_is_unknown_before_2_2(api: KeypairsAPI) -> None:
     response = api.post({"name": "kp", "public_key": ed25519_line(), "type": "ssh"})
-    expect_fault(response, 400, "Additional properties are not allowed ('type' was "
-                                "unexpected)")
+    expect_fault(response, 400, "Additional properties are not allowed ('type' was unexpected)")
 
 
 @pytest.mark.parametrize("version", ["2.2", "2.92"])
@@ -104,8 +106,9 @@ def test_type_defaults_to_ssh_and_is_an_enum(api: KeypairsAPI, version: str) -> 
     assert api.create("default")["type"] == "ssh"
     assert api.create("explicit", type="ssh")["type"] == "ssh"
     for bad in ("rsa", "SSH", "", None, 1):
-        expect_fault(api.post({"name": "bad", "public_key": ed25519_line(), "type": bad}),
-                     400, "type")
+        expect_fault(
+            api.post({"name": "bad", "public_key": ed25519_line(), "type": bad}), 400, "type"
+        )
     assert api.names() == ["default", "explicit"]
 
 
@@ -123,8 +126,7 @@ def test_show_record_fields(api: KeypairsAPI) -> None:
     # UTC, to the microsecond (a little slack for clocks of other precision)
     slack = datetime.timedelta(seconds=1)
     assert before - slack <= created_at <= after + slack
-    assert (first["deleted"], first["deleted_at"], first["updated_at"]) == (False, None,
-                                                                             None)
+    assert (first["deleted"], first["deleted_at"], first["updated_at"]) == (False, None, None)
     assert first["user_id"] == api.user
 
 
@@ -164,9 +166,13 @@ def test_project_in_path_must_be_the_callers(api: KeypairsAPI) -> None:
     other = api.with_project_in_path().as_user(api.user, "someone-elses-project")
     path = other.path()
     response = api.request("GET", path=path)
-    expect_fault(response, 400, "Malformed request URL: URL's project_id "
-                                "'someone-elses-project' doesn't match Context's "
-                                f"project_id '{api.project}'")
+    expect_fault(
+        response,
+        400,
+        "Malformed request URL: URL's project_id "
+        "'someone-elses-project' doesn't match Context's "
+        f"project_id '{api.project}'",
+    )
 
 
 @pytest.mark.parametrize(
@@ -180,8 +186,9 @@ def test_project_in_path_must_be_the_callers(api: KeypairsAPI) -> None:
     ],
 )
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
-def test_microversion_headers_are_echoed(api: KeypairsAPI, headers: dict, echoed: str,
-                                         method: str) -> None:
+def test_microversion_headers_are_echoed(
+    api: KeypairsAPI, headers: dict, echoed: str, method: str
+) -> None:
     if method != "POST":
         api.at(echoed).create("kp")
     versionless = Client(api.app, f"{api.user}:{api.project}")
@@ -192,58 +199,138 @@ def test_microversion_headers_are_echoed(api: KeypairsAPI, headers: dict, echoed
         body if method == "POST" else None,
         headers=headers,
     )
-    operation = {"GET": "list_keypairs", "POST": "create_keypair",
-                 "DELETE": "delete_keypair"}[method]
+    operation = {"GET": "list_keypairs", "POST": "create_keypair", "DELETE": "delete_keypair"}[
+        method
+    ]
     api.at(echoed).check(operation, response)
     assert response.headers["OpenStack-API-Version"] == f"compute {echoed}"
     assert response.headers["X-OpenStack-Nova-API-Version"] == echoed
     assert set(response.headers["Vary"].replace(" ", "").split(",")) == {
-        "OpenStack-API-Version", "X-OpenStack-Nova-API-Version"}
+        "OpenStack-API-Version",
+        "X-OpenStack-Nova-API-Version",
+    }
 
 
 @pytest.mark.parametrize(
     "header, status, message",
     [
-        ("compute 2.93", 406, "Version 2.93 is not supported by the API. Minimum is 2.1 "
-                              "and maximum is 2.92."),
+        (
+            "compute 2.93",
+            406,
+            "Version 2.93 is not supported by the API. Minimum is 2.1 and maximum is 2.92.",
+        ),
         ("compute 2.0", 406, "Version 2.0 is not supported by the API"),
         ("compute 3.1", 406, "Version 3.1 is not supported by the API"),
         ("compute 2.x", 400, "API Version String 2.x is of invalid format"),
         ("compute 2", 400, "is of invalid format"),
     ],
 )
-def test_unsupported_or_malformed_microversion(api: KeypairsAPI, header: str, status: int,
-                                               message: str) -> None:
-    response = api.request("GET", headers={"OpenStack-API-Version": header},
-                           path="/v2.1/os-keypairs")
+def test_unsupported_or_malformed_microversion(
+    api: KeypairsAPI, header: str, status: int, message: str
+) -> None:
+    response = api.request(
+        "GET", headers={"OpenStack-API-Version": header}, path="/v2.1/os-keypairs"
+    )
     expect_fault(response, status, message)
 
 
 @pytest.mark.parametrize(
     "operation, version, body",
     [
-        ("list_keypairs", "2.1", {"keypairs": [{"keypair": {
-            "name": "kp", "public_key": "k", "fingerprint": "0" * 2 + ":00" * 15,
-            "type": "ssh"}}]}),
-        ("list_keypairs", "2.34", {"keypairs": [], "keypairs_links": [
-            {"rel": "next", "href": "http://localhost/v2.1/os-keypairs?marker=kp"}]}),
+        (
+            "list_keypairs",
+            "2.1",
+            {
+                "keypairs": [
+                    {
+                        "keypair": {
+                            "name": "kp",
+                            "public_key": "k",
+                            "fingerprint": "0" * 2 + ":00" * 15,
+                            "type": "ssh",
+                        }
+                    }
+                ]
+            },
+        ),
+        (
+            "list_keypairs",
+            "2.34",
+            {
+                "keypairs": [],
+                "keypairs_links": [
+                    {"rel": "next", "href": "http://localhost/v2.1/os-keypairs?marker=kp"}
+                ],
+            },
+        ),
         ("list_keypairs", "2.35", {"keypairs": [], "keypairs_links": []}),
-        ("create_keypair", "2.1", {"keypair": {
-            "name": "kp", "public_key": "k", "fingerprint": "00" + ":00" * 15,
-            "user_id": "u", "type": "ssh"}}),
-        ("create_keypair", "2.2", {"keypair": {
-            "name": "kp", "public_key": "k", "fingerprint": "00" + ":00" * 15,
-            "user_id": "u"}}),
-        ("create_keypair", "2.92", {"keypair": {
-            "name": "kp", "public_key": "k", "fingerprint": "00" + ":00" * 15,
-            "user_id": "u", "type": "ssh", "private_key": "p"}}),
-        ("get_keypair", "2.2", {"keypair": {
-            "name": "kp", "public_key": "k", "fingerprint": "00" + ":00" * 15,
-            "user_id": "u", "type": "ssh", "id": 1, "created_at": "2011-08-08T00:00:00",
-            "updated_at": None, "deleted": False, "deleted_at": None}}),
+        (
+            "create_keypair",
+            "2.1",
+            {
+                "keypair": {
+                    "name": "kp",
+                    "public_key": "k",
+                    "fingerprint": "00" + ":00" * 15,
+                    "user_id": "u",
+                    "type": "ssh",
+                }
+            },
+        ),
+        (
+            "create_keypair",
+            "2.2",
+            {
+                "keypair": {
+                    "name": "kp",
+                    "public_key": "k",
+                    "fingerprint": "00" + ":00" * 15,
+                    "user_id": "u",
+                }
+            },
+        ),
+        (
+            "create_keypair",
+            "2.92",
+            {
+                "keypair": {
+                    "name": "kp",
+                    "public_key": "k",
+                    "fingerprint": "00" + ":00" * 15,
+                    "user_id": "u",
+                    "type": "ssh",
+                    "private_key": "p",
+                }
+            },
+        ),
+        (
+            "get_keypair",
+            "2.2",
+            {
+                "keypair": {
+                    "name": "kp",
+                    "public_key": "k",
+                    "fingerprint": "00" + ":00" * 15,
+                    "user_id": "u",
+                    "type": "ssh",
+                    "id": 1,
+                    "created_at": "2011-08-08T00:00:00",
+                    "updated_at": None,
+                    "deleted": False,
+                    "deleted_at": None,
+                }
+            },
+        ),
     ],
-    ids=["type-at-2.1", "links-at-2.34", "empty-links", "type-in-create-at-2.1",
-         "no-type-at-2.2", "private-key-at-2.92", "timestamp-without-microseconds"],
+    ids=[
+        "type-at-2.1",
+        "links-at-2.34",
+        "empty-links",
+        "type-in-create-at-2.1",
+        "no-type-at-2.2",
+        "private-key-at-2.92",
+        "timestamp-without-microseconds",
+    ],
 )
 def test_the_schemas_are_strict(operation: str, version: str, body: dict) -> None:
     """The checks above can fail: each body is one microversion off."""

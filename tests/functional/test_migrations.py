@@ -27,9 +27,11 @@ def empty_url(request, tmp_path):
 
 
 def _openssh(key) -> str:
-    return key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
 
 
 def test_existing_rows_get_the_extended_facts(empty_url):
@@ -39,8 +41,12 @@ def test_existing_rows_get_the_extended_facts(empty_url):
     ed = _openssh(ed25519.Ed25519PrivateKey.generate()) + " me@laptop\n"
     weak_rsa = _openssh(rsa.generate_private_key(public_exponent=65537, key_size=1024))
     cert = crypto.generate_x509_keypair("user-a").public_text
-    rows = [("ed", ed, "ssh"), ("weak", weak_rsa, "ssh"), ("cert", cert, "x509"),
-            ("junk", "ssh-ed25519 not-base64", "ssh")]
+    rows = [
+        ("ed", ed, "ssh"),
+        ("weak", weak_rsa, "ssh"),
+        ("cert", cert, "x509"),
+        ("junk", "ssh-ed25519 not-base64", "ssh"),
+    ]
     now = datetime.datetime(2020, 1, 1)
     with engine.begin() as connection:
         for name, public_key, key_type in rows:
@@ -59,15 +65,18 @@ def test_existing_rows_get_the_extended_facts(empty_url):
             r.name: r
             for r in connection.execute(
                 sa.text(
-                    "SELECT name, uuid, fingerprint_sha256, algorithm, bits, comment "
-                    "FROM key_pairs"
+                    "SELECT name, uuid, fingerprint_sha256, algorithm, bits, comment FROM key_pairs"
                 )
             )
         }
     assert len({r.uuid for r in found.values()}) == 4
     expected_ed = crypto.parse_openssh_public_key(ed)
-    assert (found["ed"].fingerprint_sha256, found["ed"].algorithm, found["ed"].bits,
-            found["ed"].comment) == (expected_ed.fingerprint_sha256, "ed25519", 256, "me@laptop")
+    assert (
+        found["ed"].fingerprint_sha256,
+        found["ed"].algorithm,
+        found["ed"].bits,
+        found["ed"].comment,
+    ) == (expected_ed.fingerprint_sha256, "ed25519", 256, "me@laptop")
     assert (found["weak"].algorithm, found["weak"].bits) == ("rsa", 1024)
     assert (found["cert"].algorithm, found["cert"].bits) == ("rsa", 2048)
     assert (found["junk"].algorithm, found["junk"].fingerprint_sha256) == (None, None)

@@ -35,9 +35,7 @@ METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 TOKEN = "user1:project1"
 PROJECT = "project1"
 SEEDED_KEY = "seeded-key"
-PUBLIC_KEY = (
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAL327/Y0kiGn/59+Wd9IjFp9HvNwUMslPiQeF8rrNi test"
-)
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAL327/Y0kiGn/59+Wd9IjFp9HvNwUMslPiQeF8rrNi test"
 FAULT_NAMES = {
     "badRequest",
     "unauthorized",
@@ -171,6 +169,4 @@ def _aim(case: Any, seeded: Seeded) -> None:
 )
 def test_host_honours_its_openapi(case: Any, seeded: Seeded) -> None:
     _aim(case, seeded)
-    case.call_and_validate(
-        app=seeded.host.api, headers={"X-Auth-Token": TOKEN}, checks=CHECKS
-    )
+    case.call_and_validate(app=seeded.host.api, headers={"X-Auth-Token": TOKEN}, checks=CHECKS)
