@@ -21,28 +21,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from keypairs_ext import exception
 from keypairs_ext.db.models import KeyPair, KeyPairUsage
+from keypairs_ext.host.contract import storable
 
 UNLIMITED = -1
 
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-
-
-def _storable(text: str) -> bool:
-    """Whether every backend can hold ``text``: no NUL, no lone surrogate.
-
-    PostgreSQL refuses NUL in text and no driver encodes a lone surrogate; a
-    name or user id that cannot be stored cannot name a stored keypair, so a
-    lookup with one finds nothing instead of failing in the driver.
-    """
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 # Statements are built once: building them per request cost more than
@@ -132,7 +117,7 @@ class KeypairStore:
         return KeyPair(**row)
 
     def get(self, context: Any, user_id: str, name: str) -> Any:
-        if not (_storable(user_id) and _storable(name)):
+        if not (storable(user_id) and storable(name)):
             raise exception.KeypairNotFound(name, user_id)
         with self._db.reader.connection.using(context) as connection:
             keypair = connection.execute(_GET, {"user_id": user_id, "name": name}).first()
@@ -147,9 +132,9 @@ class KeypairStore:
         limit: int | None = None,
         marker: str | None = None,
     ) -> _Listed:
-        if marker is not None and not _storable(marker):
+        if marker is not None and not storable(marker):
             raise exception.Invalid(f"Marker {marker} could not be found.")
-        if not _storable(user_id):
+        if not storable(user_id):
             return []
         params: dict[str, Any] = {"user_id": user_id}
         if limit is not None:
@@ -164,7 +149,7 @@ class KeypairStore:
             return list(map(ListedKeypair._make, connection.execute(statement, params).all()))
 
     def delete(self, context: Any, user_id: str, name: str) -> None:
-        if not (_storable(user_id) and _storable(name)):
+        if not (storable(user_id) and storable(name)):
             raise exception.KeypairNotFound(name, user_id)
         with self._db.writer.connection.using(context) as connection:
             # The usage row first, as create locks it: the same lock order in
@@ -186,8 +171,8 @@ class KeypairStore:
         """Full rows of the extended list: fingerprint (either form), algorithm,
         type and name prefix, paged like ``list``."""
         values = [user_id, marker or "", *filters.values()]
-        if not all(_storable(v) for v in values):
-            if marker is not None and not _storable(marker):
+        if not all(storable(v) for v in values):
+            if marker is not None and not storable(marker):
                 raise exception.Invalid(f"Marker {marker} could not be found.")
             return []
         query = sa.select(_KP).where(_KP.c.user_id == user_id)

@@ -77,6 +77,25 @@ class ServiceUnavailable(APIError):
     message = "The service is temporarily unavailable."
 
 
+# --- Text the databases can hold ----------------------------------------------
+
+
+def storable(text: str) -> bool:
+    """Whether every backend can hold ``text``: no NUL, no lone surrogate.
+
+    PostgreSQL refuses NUL in text and no driver encodes a lone surrogate.
+    A value that cannot be stored cannot name a stored record either, so a
+    lookup with one should find nothing rather than fail in the driver.
+    """
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 # --- Requests and responses -------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from keypairs_ext.host.contract import (
     Route,
     ServerHookInput,
     Version,
+    storable,
 )
 from keypairs_ext.host.db.models import Instance
 
@@ -92,21 +93,10 @@ def _envelope(key: str, properties: dict, required: list[str], strict: bool) -> 
     }
 
 
-def _storable(text: str) -> bool:
-    """Whether every backend can hold ``text``: no NUL (PostgreSQL), no lone surrogate."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _unstorable(value: Any, path: str) -> tuple[str, str] | None:
     """The first string (key or value) within ``value`` that no backend stores, and where."""
     if isinstance(value, str):
-        return None if _storable(value) else (path, value)
+        return None if storable(value) else (path, value)
     items: Any = ()
     if isinstance(value, dict):
         items = value.items()
@@ -176,7 +166,7 @@ class ServersController:
                     f"by the extension '{alias}', which is not enabled on this cloud."
                 )
 
-    def _check_storable(self, body: Any, key: str, properties: Mapping[str, Any]) -> None:
+    def _checkstorable(self, body: Any, key: str, properties: Mapping[str, Any]) -> None:
         """A 400 for text the host would store but a backend cannot (a 500 otherwise)."""
         inner = body[key]
         for prop in properties:
@@ -200,7 +190,7 @@ class ServersController:
         )
 
     def _load(self, request: ApiRequest, session: Any, server_id: str) -> Instance:
-        instance = session.get(Instance, server_id) if _storable(server_id) else None
+        instance = session.get(Instance, server_id) if storable(server_id) else None
         if instance is None or (
             instance.project_id != request.context.project_id and not request.context.is_admin
         ):
@@ -250,7 +240,7 @@ class ServersController:
         self._authorize(request, "create", context.project_id)
         self._check_disabled(request.body, "server")
         self._validate(self._schema("create", request.version, request.legacy), request.body)
-        self._check_storable(request.body, "server", _SERVER_PROPERTIES)
+        self._checkstorable(request.body, "server", _SERVER_PROPERTIES)
         server = request.body["server"]
         if request.legacy:
             server = {
@@ -309,7 +299,7 @@ class ServersController:
             query = query.where(Instance.project_id == context.project_id)
         names = request.query_values("name")
         if names:
-            if not _storable(names[-1]):
+            if not storable(names[-1]):
                 return []  # no server has that name (and PostgreSQL cannot compare it)
             query = query.where(Instance.name == names[-1])
         with self._db.reader.using(context) as session:
@@ -355,7 +345,7 @@ class ServersController:
         context = request.context
         self._check_disabled(request.body, "rebuild")
         self._validate(self._schema("rebuild", request.version, request.legacy), request.body)
-        self._check_storable(request.body, "rebuild", _REBUILD_PROPERTIES)
+        self._checkstorable(request.body, "rebuild", _REBUILD_PROPERTIES)
         rebuild = request.body["rebuild"]
         if request.legacy:
             # Tolerated is not accepted: what 2.0 does not know (key_name is
