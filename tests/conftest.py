@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -47,6 +48,17 @@ def _need(url: str, what: str) -> None:
         if REQUIRE_SERVERS:
             pytest.fail(message + " (KEYPAIRS_REQUIRE_SERVERS=1)")
         pytest.skip(message)
+
+
+def need_program(program: str, package: str) -> str:
+    """The path of a system tool the test needs; skip (or fail in CI) without it."""
+    path = program if os.path.isabs(program) and os.path.exists(program) else shutil.which(program)
+    if path:
+        return path
+    message = f"{program} is not installed (Debian package {package}; .ci/run installs it)"
+    if REQUIRE_SERVERS:
+        pytest.fail(message + " (KEYPAIRS_REQUIRE_SERVERS=1)")
+    pytest.skip(message)
 
 
 def create_database(server_url: str) -> str:

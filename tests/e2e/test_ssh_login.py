@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from tests.conftest import need_program
 from tests.e2e.api_process import ApiProcess, free_port
 
 pytestmark = pytest.mark.e2e
@@ -102,8 +103,7 @@ class Sshd:
 
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory):
-    if not os.path.exists(SSHD):
-        pytest.fail("OpenSSH sshd is not installed (Debian package openssh-server)")
+    need_program(SSHD, "openssh-server")
     server = Sshd(tmp_path_factory.mktemp("sshd"))
     yield server
     server.stop()

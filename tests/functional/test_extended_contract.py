@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from tests.conftest import Client, fault
+from tests.conftest import Client, fault, need_program
 from tests.functional import keypairs_helpers as helpers
 from tests.unit.malformed_keys import build_corpus
 
@@ -188,6 +188,7 @@ COMBINATIONS = [
 def _public_from_private(private_key: str, fmt: str, passphrase: str | None) -> str:
     with tempfile.TemporaryDirectory() as directory:
         if fmt == "ppk":
+            need_program("puttygen", "putty-tools")
             path = write_secret(directory, "k.ppk", private_key)
             args = ["puttygen", path, "-O", "private-openssh", "-o", f"{directory}/k"]
             if passphrase:

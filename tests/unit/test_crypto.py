@@ -10,7 +10,6 @@ import base64
 import datetime
 import functools
 import hashlib
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from keypairs_ext import crypto
 from keypairs_ext.exception import InvalidKeypair
+from tests.conftest import need_program
 from tests.unit.malformed_keys import MalformedKey, b64, build_corpus, ssh_string
 
 PASSPHRASE = "correct horse \u00e9 battery"
@@ -41,9 +41,7 @@ KEYGEN_KEYS = {
 
 
 def _tool(name: str, package: str) -> str:
-    path = shutil.which(name)
-    assert path, f"{name} is required for these tests: apt-get install {package}"
-    return path
+    return need_program(name, package)
 
 
 def run(*args: str | Path) -> str:
