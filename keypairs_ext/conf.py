@@ -27,6 +27,18 @@ keypairs_opts: list[cfg.Opt] = [
         help="Modulus size of generated RSA keys.",
     ),
     cfg.IntOpt(
+        "rsa_pool_size",
+        default=4,
+        min=0,
+        max=64,
+        help="RSA keys each API process generates ahead of time, so that a "
+        "generate request does not wait for prime search (about 100 ms, and "
+        "several hundred at the tail). Each pooled key is handed out once, "
+        "never written or logged; the trade-off is that up to this many "
+        "unissued private keys sit in each worker's memory. 0 turns the pool "
+        "off.",
+    ),
+    cfg.IntOpt(
         "min_rsa_bits",
         default=2048,
         min=1024,

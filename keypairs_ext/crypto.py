@@ -22,7 +22,8 @@ import os
 import re
 import struct
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from typing import Any
 
 from argon2.low_level import Type as Argon2Type
 from argon2.low_level import hash_secret_raw
@@ -687,7 +688,8 @@ def _check_generation_options(
         raise InvalidKeypair("the comment must be one line without control characters")
 
 
-def _new_private_key(algorithm: str, bits: int) -> _PrivateKey:
+def new_private_key(algorithm: str, bits: int) -> _PrivateKey:
+    """A fresh private key of a generatable algorithm and size."""
     if algorithm == "rsa":
         return rsa.generate_private_key(public_exponent=65537, key_size=bits)
     if algorithm == "ed25519":
@@ -734,16 +736,19 @@ def generate_ssh_keypair(
     private_key_format: str = "pem",
     passphrase: str | None = None,
     comment: str = "Generated-by-Nova",
+    new_key: Callable[[str, int], Any] | None = None,
 ) -> GeneratedKeypair:
     """Generate an SSH key pair.
 
     The defaults give what Nova clients expect: RSA 2048 with a PKCS#1
     ``BEGIN RSA PRIVATE KEY`` private key and ``ssh-rsa ... Generated-by-Nova``.
+    ``new_key(algorithm, bits)`` supplies the private key when given (a pool
+    of pre-generated keys); otherwise it is made here.
     """
     bits = _resolve_bits(algorithm, bits)
     comment = comment.strip(" \t")
     _check_generation_options(algorithm, private_key_format, passphrase, comment)
-    key = _new_private_key(algorithm, bits)
+    key = (new_key or new_private_key)(algorithm, bits)
     label, blob = _openssh_public(key)
     public_key = _ssh_public_key(_KEY_TYPES[label], bits, blob, comment)
     return GeneratedKeypair(

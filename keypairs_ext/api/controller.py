@@ -10,6 +10,7 @@ from keypairs_ext import crypto, exception
 from keypairs_ext.api import extended, schemas, views
 from keypairs_ext.db.api import KeypairStore
 from keypairs_ext.host.contract import ApiRequest, ApiResponse, HostServices
+from keypairs_ext.keypool import RSAKeyPool
 from keypairs_ext.policies import BASE
 
 LOG = logging.getLogger(__name__)
@@ -26,6 +27,9 @@ class KeypairController:
         self._store = store
         self._validate = services.validate
         self._allowed_algorithms = _algorithms_for_labels(self._conf.keypairs.allowed_types)
+        self._rsa_pool = RSAKeyPool(
+            self._conf.keypairs.rsa_pool_size, self._conf.keypairs.generation_rsa_bits
+        )
 
     # --- helpers ------------------------------------------------------------
 
@@ -204,6 +208,7 @@ class KeypairController:
             passphrase=body.get("passphrase"),
             # The key's own name is a more useful comment than a generator's.
             comment=body["name"],
+            new_key=self._rsa_pool.take,
         )
 
     def _generate(self, key_type: str, user_id: str) -> Any:
@@ -218,6 +223,7 @@ class KeypairController:
             algorithm=algorithm,
             bits=self._conf.keypairs.generation_rsa_bits if algorithm == "rsa" else None,
             private_key_format="pem" if algorithm == "rsa" else "openssh",
+            new_key=self._rsa_pool.take,
         )
 
 
