@@ -72,7 +72,7 @@ class Op:
     """One kind of request, buildable in any process."""
 
     name: str
-    kind: str  # get | import | generate | delete | server
+    kind: str  # get | import | generate | extended | validate | delete | server
     port: int
     path: str = "/"
     token: str = "bench:bench"
@@ -102,6 +102,12 @@ def build(op: Op, tag: str, i: int) -> tuple[str, str, bytes | None, dict[str, s
     if op.kind == "generate":
         body = {"keypair": {"name": f"{op.params['prefix']}-{tag}-{i}", "type": "ssh"}}
         return "POST", op.path, json.dumps(body).encode(), headers
+    if op.kind == "extended":
+        # A create through the extended contract: generation options or a public key.
+        keypair = {"name": f"{op.params['prefix']}-{tag}-{i}", **op.params["fields"]}
+        return "POST", op.path, json.dumps({"keypair": keypair}).encode(), headers
+    if op.kind == "validate":
+        return "POST", op.path, json.dumps({"keypair": op.params["fields"]}).encode(), headers
     if op.kind == "delete":
         pool = op.params["pools"][tag]
         if i >= len(pool):
@@ -138,16 +144,19 @@ def sequential(op: Op, profile: Profile, tag: str = "seq") -> dict[str, Any]:
             break
         _send(conn, request, op.expect)
     samples = []
+    pause = op.params.get("pause", 0.0)  # idle time before each request (not counted)
     deadline = perf() + profile.seq_seconds
     for i in range(profile.seq_requests):
         request = build(op, tag, i)
         if request is None:
             break
+        if pause:
+            time.sleep(pause)
         start = perf()
         _send(conn, request, op.expect)
         end = perf()
         samples.append(end - start)
-        if end > deadline and len(samples) >= 5:
+        if end + pause > deadline and len(samples) >= 5:
             break
     conn.close()
     return summarise(samples)
@@ -380,6 +389,63 @@ def public_keys() -> dict[str, str]:
     }
 
 
+def extended_public_keys() -> dict[str, str]:
+    """One public key in each input format the extended import reads."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    ed = ed25519.Ed25519PrivateKey.generate().public_key()
+    rsa_key = rsa.generate_private_key(65537, 2048).public_key()
+    line = ed.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
+    data = line.split()[1]
+    rfc4716 = "\n".join(
+        [
+            "---- BEGIN SSH2 PUBLIC KEY ----",
+            'Comment: "bench@host"',
+            *(data[i : i + 70] for i in range(0, len(data), 70)),
+            "---- END SSH2 PUBLIC KEY ----",
+        ]
+    )
+    pem = serialization.Encoding.PEM
+    return {
+        "openssh ed25519": line + " bench@host",
+        "rfc4716 ed25519": rfc4716 + "\n",
+        "pem-spki ed25519": ed.public_bytes(
+            pem, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode(),
+        "pkcs1 rsa-2048": rsa_key.public_bytes(pem, serialization.PublicFormat.PKCS1).decode(),
+    }
+
+
+# What the extended contract generates: (label, body fields, slow).  Every
+# algorithm in its default format, every private key format (pem is not
+# offered for ed25519, so on P-256), and the two passphrase KDFs that cost
+# most by design (OpenSSH bcrypt, 16 rounds; PPK Argon2id, 8 MiB x 13 passes).
+PASSPHRASE = "correct horse battery staple"
+EXTENDED_GENERATE: list[tuple[str, dict[str, Any], bool]] = [
+    ("ext generate ed25519", {"algorithm": "ed25519"}, False),
+    ("ext generate ecdsa-p256", {"algorithm": "ecdsa-p256"}, False),
+    ("ext generate ecdsa-p384", {"algorithm": "ecdsa-p384"}, False),
+    ("ext generate ecdsa-p521", {"algorithm": "ecdsa-p521"}, False),
+    ("ext generate rsa-2048", {"algorithm": "rsa", "bits": 2048}, True),
+    ("ext gen ed25519 pkcs8", {"algorithm": "ed25519", "private_key_format": "pkcs8"}, False),
+    ("ext gen ecdsa-p256 pem", {"algorithm": "ecdsa-p256", "private_key_format": "pem"}, False),
+    ("ext gen ed25519 ppk", {"algorithm": "ed25519", "private_key_format": "ppk"}, False),
+    (
+        "ext gen ed25519 openssh+pass",
+        {"algorithm": "ed25519", "private_key_format": "openssh", "passphrase": PASSPHRASE},
+        True,
+    ),
+    (
+        "ext gen ed25519 ppk+pass",
+        {"algorithm": "ed25519", "private_key_format": "ppk", "passphrase": PASSPHRASE},
+        True,
+    ),
+]
+
+
 def generation_distribution(samples: int) -> dict[str, Any]:
     """In-process cost of key generation, per algorithm (as the API calls it)."""
     from keypairs_ext import crypto
@@ -417,16 +483,93 @@ def measure_all(
     for op in ops:
         t0 = time.time()
         seq = sequential(op, profile)
-        conc = throughput(pool, op, profile)
+        # A paced operation measures latency between bursts: no throughput.
+        conc = {"rps": None} if op.params.get("pause") else throughput(pool, op, profile)
         row = {**seq, **conc}
         row["ratio"] = seq["median_ms"] / hello_median
         row["rps_ratio"] = hello_rps / conc["rps"] if conc["rps"] else None
+        row["loadavg"] = os.getloadavg()[0]
         results[op.name] = row
+        rps = f"{conc['rps']:8.1f}" if conc["rps"] else f"{'-':>8}"
         print(
-            f"  {op.name:<22} median {seq['median_ms']:8.3f} ms  p99 {seq['p99_ms']:8.3f} ms  "
-            f"x{row['ratio']:6.2f}  {conc['rps']:8.1f} req/s  ({time.time() - t0:.1f}s)",
+            f"  {op.name:<30} median {seq['median_ms']:8.3f} ms  p99 {seq['p99_ms']:8.3f} ms  "
+            f"x{row['ratio']:6.2f}  {rps} req/s  load {row['loadavg']:.2f}  "
+            f"({time.time() - t0:.1f}s)",
             flush=True,
         )
+
+
+EXTENDED = f"{VERSION}, keypairs 1.0"  # build() prefixes "compute "
+
+
+def extended_ops(
+    port: int,
+    profile: Profile,
+    pool: concurrent.futures.Executor,
+    hello_median: float,
+    hello_rps: float,
+    results: dict[str, Any],
+) -> list[Op]:
+    """Import per input format, validate-only and generation through the extended contract.
+
+    Cheap operations get at most 1,000 requests or half the sequential time
+    of the compatible ones, and two thirds of their throughput time (enough
+    for a stable median, and the run stays short); the slow generations (RSA,
+    passphrase KDFs) at most 60 requests.
+    """
+    short = dataclasses.replace(
+        profile,
+        seq_requests=min(profile.seq_requests, 1000),
+        seq_seconds=profile.seq_seconds / 2,
+        conc_seconds=profile.conc_seconds * 2 / 3,
+    )
+    slow = dataclasses.replace(
+        profile,
+        seq_requests=min(profile.seq_requests, 60),
+        warmup=3,
+        conc_seconds=profile.conc_seconds * 2 / 3,
+    )
+    keys = extended_public_keys()
+    ops = [
+        Op(
+            f"ext import {label}",
+            "extended",
+            port,
+            KP,
+            token="bench-ext-import:bench",
+            version=EXTENDED,
+            expect=201,
+            params={"prefix": "ext-" + label.replace(" ", "-"), "fields": {"public_key": text}},
+        )
+        for label, text in keys.items()
+    ]
+    ops.append(
+        Op(
+            "ext validate ed25519",
+            "validate",
+            port,
+            KP + "/validate",
+            token="bench-ext-import:bench",
+            version=EXTENDED,
+            params={"fields": {"public_key": keys["openssh ed25519"]}},
+        )
+    )
+    measure_all(pool, ops, short, hello_median, hello_rps, results)
+    generate = []
+    for label, fields, is_slow in EXTENDED_GENERATE:
+        op = Op(
+            label,
+            "extended",
+            port,
+            KP,
+            token="bench-ext-gen:bench",
+            version=EXTENDED,
+            expect=201,
+            params={"prefix": label.replace(" ", "-").replace("+", "-"), "fields": fields},
+        )
+        measure_all(pool, [op], slow if is_slow else short, hello_median, hello_rps, results)
+        generate.append(op)
+    return ops + generate
 
 
 def delete_pools(names_prefix: str, profile: Profile) -> dict[str, list[str]]:
@@ -455,6 +598,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(CLIENTS, mp_context=context)
     try:
+        report["loadavg_start"] = os.getloadavg()
         report["database"] = database.server_version()
         print(f"backend {args.backend} ({report['database']}), workdir {workdir}", flush=True)
         hello = Hello()
@@ -596,6 +740,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ),
         ]
         measure_all(pool, ops, profile, hello_median, hello_rps, results)
+        ops += extended_ops(p, profile, pool, hello_median, hello_rps, results)
 
         # Generation, one host per further algorithm (same database).
         algorithms = ["rsa", "ecdsa-p256"] + ([] if args.quick else ["ecdsa-p384", "ecdsa-p521"])
@@ -619,6 +764,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 warmup=3 if algorithm == "rsa" else profile.warmup,
             )
             measure_all(pool, [op], slow, hello_median, hello_rps, results)
+            if algorithm == "rsa":
+                # Back to back, the requests above drain [keypairs] rsa_pool_size
+                # (4) at once; here each follows a pause in which the pool refills.
+                paced = dataclasses.replace(
+                    op,
+                    name="generate rsa-2048 (paced 0.5s)",
+                    params={**op.params, "prefix": "gen-rsa-paced", "pause": 0.5},
+                )
+                measure_all(
+                    pool,
+                    [paced],
+                    dataclasses.replace(slow, seq_requests=20 if args.quick else 30),
+                    hello_median,
+                    hello_rps,
+                    results,
+                )
             extra.stop()
             processes.remove(extra)
 
@@ -638,6 +799,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print("in-process key generation", flush=True)
         report["generation"] = generation_distribution(profile.gen_samples)
         report["targets"] = targets(results)
+        report["loadavg_end"] = os.getloadavg()
     finally:
         for process in reversed(processes):
             process.stop()
@@ -727,6 +889,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ("import ecdsa-p256 <= 4x hello", ratio("import ecdsa-p256"), 4.0),
         ("import rsa-2048 <= 4x hello", ratio("import rsa-2048"), 4.0),
         ("generate ed25519 <= 5x hello", ratio("generate ed25519"), 5.0),
+        ("ext generate ed25519 <= 5x hello", ratio("ext generate ed25519"), 5.0),
+        ("ext import openssh ed25519 <= 4x hello", ratio("ext import openssh ed25519"), 4.0),
         ("list-1000 <= 25 ms", results["list-1000"]["median_ms"], 25.0),
         (
             "server create key_name - without <= 1 ms",
@@ -764,7 +928,8 @@ def print_table(report: dict[str, Any]) -> None:
         f"backend {report['backend']} ({report.get('database')}), {report['mode']}, "
         f"commits {report['commit']}, "
         f"cheroot {report['server']['threads']} threads, {report['clients']} clients, "
-        f"{report['machine']['cores']} cores"
+        f"{report['machine']['cores']} cores, load average at start "
+        f"{report['loadavg_start'][0]:.2f} and end {report.get('loadavg_end', (0.0,))[0]:.2f}"
     )
     header = (
         f"{'operation':<32}{'n':>6}{'median ms':>11}{'p99 ms':>10}{'x hello':>9}"
@@ -776,9 +941,10 @@ def print_table(report: dict[str, Any]) -> None:
         print("-" * len(header))
         for name, r in rows.items():
             rps_ratio = f"{r['rps_ratio']:10.2f}" if r.get("rps_ratio") else f"{'-':>10}"
+            rps = f"{r['rps']:>10.1f}" if r.get("rps") else f"{'-':>10}"
             print(
                 f"{name:<32}{r['n']:>6}{r['median_ms']:>11.3f}{r['p99_ms']:>10.3f}"
-                f"{r['ratio']:>9.2f}{r['rps']:>10.1f}{rps_ratio}"
+                f"{r['ratio']:>9.2f}{rps}{rps_ratio}"
             )
 
     table(report["results"])

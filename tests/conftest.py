@@ -21,6 +21,7 @@ import sqlalchemy as sa
 import webob
 
 from keypairs_ext.host import app
+from keypairs_ext.host import conf as host_conf
 from keypairs_ext.host.db import migrate
 
 POSTGRESQL_URL = os.environ.get(
@@ -149,6 +150,8 @@ def make_host(tmp_path: Any, database_url: str):
         # Extension options exist once the extension classes register them.
         for cls in extension_classes(conf):
             cls.register_opts(conf)
+        if any(key.startswith("keystone_authtoken__") for key in overrides):
+            host_conf.register_keystone_opts(conf)
         for key, value in overrides.items():
             group, _, name = key.partition("__")
             conf.set_override(name, value, group=group)

@@ -144,11 +144,13 @@ class ComputeAPI:
             request.accept.header_value if request.accept else None, legacy
         )
         try:
-            if not legacy:
-                version = microversion.negotiate(request.headers, self.max_version)
-                extra_headers = microversion.response_headers(version)
             # The legacy endpoints speak 2.0 only: no extension contracts there.
-            contract_versions = {} if legacy else self._contract_versions(request)
+            contract_versions: dict[str, Version] = {}
+            if not legacy:
+                version_headers = microversion.version_headers(request.headers)
+                version = microversion.negotiate(version_headers, self.max_version)
+                extra_headers = microversion.response_headers(version)
+                contract_versions = self._contract_versions(version_headers)
             if contract_versions:
                 extra_headers[microversion.STANDARD_HEADER] += "".join(
                     f", {name} {v}" for name, v in contract_versions.items()
@@ -233,10 +235,10 @@ class ComputeAPI:
                     return match
         return self.router.match(method, path)
 
-    def _contract_versions(self, request: webob.Request) -> dict[str, Version]:
+    def _contract_versions(self, headers: dict[str, str]) -> dict[str, Version]:
         found = {}
         for name, low, high in self.contracts:
-            version = microversion.negotiate_contract(request.headers, name, low, high)
+            version = microversion.negotiate_contract(headers, name, low, high)
             if version is not None:
                 found[name] = version
         return found

@@ -85,6 +85,9 @@ class Keystone:
     def wrap(self, app: Any, conf: cfg.ConfigOpts) -> Any:
         from keystonemiddleware import auth_token
 
+        from keypairs_ext.host.conf import register_keystone_opts
+
+        register_keystone_opts(conf)
         return _IdentityFailures(
             auth_token.AuthProtocol(app, {"oslo_config_config": conf, "delay_auth_decision": True})
         )

@@ -100,6 +100,11 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(metadata_opts, group="metadata")
     conf.register_opts(http_proxy_to_wsgi.OPTS, group="oslo_middleware")
     db_options.set_defaults(conf)
+
+
+def register_keystone_opts(conf: cfg.ConfigOpts) -> None:
+    """``[keystone_authtoken]``: registered only when keystone auth is used, so
+    that a noauth2 process never loads keystonemiddleware and its clients."""
     from keystonemiddleware import auth_token
 
     for group, opts in auth_token.list_opts():

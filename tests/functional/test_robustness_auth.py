@@ -24,6 +24,7 @@ import pytest
 from keystoneauth1 import loading
 
 from keypairs_ext.host import app
+from keypairs_ext.host import conf as host_conf
 from keypairs_ext.host.db import migrate
 from tests.conftest import Client, extension_classes, fault
 from tests.functional import robustness_support as support
@@ -218,6 +219,7 @@ def keystone_host(tmp_path: Any, with_plugin: bool) -> app.Host:
         cls.register_opts(conf)
     group = "keystone_authtoken"
     conf.set_override("auth_strategy", "keystone", group="api")
+    host_conf.register_keystone_opts(conf)
     conf.set_override("www_authenticate_uri", KEYSTONE, group=group)
     conf.set_override("http_request_max_retries", 0, group=group)
     if with_plugin:
