@@ -20,7 +20,7 @@ from xml.etree import ElementTree
 import pytest
 import schemathesis
 import yaml
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -159,14 +159,24 @@ def _aim(case: Any, seeded: Seeded) -> None:
             params[name] = existing[name]
 
 
-@SCHEMA.parametrize()
-@settings(
-    max_examples=25,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
-def test_host_honours_its_openapi(case: Any, seeded: Seeded) -> None:
-    _aim(case, seeded)
-    case.call_and_validate(app=seeded.host.api, headers={"X-Auth-Token": TOKEN}, checks=CHECKS)
+# One pytest item per operation, each with its own node id: schemathesis'
+# own parametrization gives all its items one id, which pytest-xdist's
+# grouped scheduling collapses into a single item.
+OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.label)
+def test_host_honours_its_openapi(operation: Any, seeded: Seeded) -> None:
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=25,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def check(case: Any) -> None:
+        _aim(case, seeded)
+        case.call_and_validate(app=seeded.host.api, headers={"X-Auth-Token": TOKEN}, checks=CHECKS)
+
+    check()
