@@ -128,6 +128,18 @@ def _prepare_shared(url: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A database with no tables at all, on each backend (for migrations)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/empty.sqlite"
+        return
+    _need(POSTGRESQL_URL, "PostgreSQL")
+    url = create_database(POSTGRESQL_URL)
+    yield url
+    drop_database(POSTGRESQL_URL, url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     """A migrated, empty database on each backend."""
     if request.param == "sqlite":

@@ -18,7 +18,6 @@ from alembic.script import ScriptDirectory
 
 from keypairs_ext.extension import Keypairs
 from keypairs_ext.host.db import migrate
-from tests import conftest
 
 BIN = os.path.dirname(sys.executable)
 
@@ -68,17 +67,6 @@ def get(port: int, path: str, headers=None):
     connection.request("GET", path, headers=headers or {})
     response = connection.getresponse()
     return response.status, response.read()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/fresh.sqlite"
-        return
-    conftest._need(conftest.POSTGRESQL_URL, "PostgreSQL")
-    url = conftest.create_database(conftest.POSTGRESQL_URL)
-    yield url
-    conftest.drop_database(conftest.POSTGRESQL_URL, url)
 
 
 def test_db_sync_from_empty_and_again(tmp_path, empty_database):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 
-import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -12,18 +11,6 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from keypairs_ext import crypto
 from keypairs_ext.extension import Keypairs
 from keypairs_ext.host.db import migrate
-from tests import conftest
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/m.sqlite"
-        return
-    conftest._need(conftest.POSTGRESQL_URL, "PostgreSQL")
-    url = conftest.create_database(conftest.POSTGRESQL_URL)
-    yield url
-    conftest.drop_database(conftest.POSTGRESQL_URL, url)
 
 
 def _openssh(key) -> str:
@@ -34,8 +21,8 @@ def _openssh(key) -> str:
     )
 
 
-def test_existing_rows_get_the_extended_facts(empty_url):
-    engine = sa.create_engine(empty_url)
+def test_existing_rows_get_the_extended_facts(empty_database):
+    engine = sa.create_engine(empty_database)
     table = migrate.version_table_for(Keypairs.alias)
     migrate.upgrade(engine, Keypairs.migrations(), table, target="keypairs_0001")
     ed = _openssh(ed25519.Ed25519PrivateKey.generate()) + " me@laptop\n"
