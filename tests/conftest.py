@@ -149,26 +149,32 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     return url
 
 
+def build_host(database_url: str, state_path: str, **overrides: Any) -> app.Host:
+    """A migrated host on ``database_url``; ``group__option=value`` overrides."""
+    conf = app.make_conf([])
+    conf.set_override("state_path", state_path)
+    conf.set_override("connection", database_url, group="database")
+    conf.set_override("shared_secret", "metadata-secret", group="metadata")
+    # Extension options exist once the extension classes register them.
+    for cls in extension_classes(conf):
+        cls.register_opts(conf)
+    if any(key.startswith("keystone_authtoken__") for key in overrides):
+        host_conf.register_keystone_opts(conf)
+    for key, value in overrides.items():
+        group, _, name = key.partition("__")
+        conf.set_override(name, value, group=group)
+    host = app.build(conf)
+    migrate.sync(host.database.writer.get_engine(), [type(e) for e in host.extensions])
+    return host
+
+
 @pytest.fixture
 def make_host(tmp_path: Any, database_url: str):
     """Build a host: ``make_host(api__max_limit=5, quota__key_pairs=3)``."""
     hosts = []
 
     def build(**overrides: Any) -> app.Host:
-        conf = app.make_conf([])
-        conf.set_override("state_path", str(tmp_path))
-        conf.set_override("connection", database_url, group="database")
-        conf.set_override("shared_secret", "metadata-secret", group="metadata")
-        # Extension options exist once the extension classes register them.
-        for cls in extension_classes(conf):
-            cls.register_opts(conf)
-        if any(key.startswith("keystone_authtoken__") for key in overrides):
-            host_conf.register_keystone_opts(conf)
-        for key, value in overrides.items():
-            group, _, name = key.partition("__")
-            conf.set_override(name, value, group=group)
-        host = app.build(conf)
-        migrate.sync(host.database.writer.get_engine(), [type(e) for e in host.extensions])
+        host = build_host(database_url, str(tmp_path), **overrides)
         hosts.append(host)
         return host
 

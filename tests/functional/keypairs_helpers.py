@@ -37,8 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from keypairs_ext.host import app
-from keypairs_ext.host.db import migrate
-from tests.conftest import Client, extension_classes, fault
+from tests.conftest import Client, build_host, fault
 from tests.functional import response_schemas
 
 BACKENDS = ("sqlite", "postgresql")
@@ -192,22 +191,6 @@ def key_part(line: str) -> str:
 
 
 _FAST_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
-
-
-def build_host(database_url: str, state_path: str, **overrides: Any) -> app.Host:
-    """A migrated host, like conftest's ``make_host`` but usable at any scope."""
-    conf = app.make_conf([])
-    conf.set_override("state_path", state_path)
-    conf.set_override("connection", database_url, group="database")
-    conf.set_override("shared_secret", "metadata-secret", group="metadata")
-    for cls in extension_classes(conf):
-        cls.register_opts(conf)
-    for key, value in overrides.items():
-        group, _, name = key.partition("__")
-        conf.set_override(name, value, group=group)
-    host = app.build(conf)
-    migrate.sync(host.database.writer.get_engine(), [type(e) for e in host.extensions])
-    return host
 
 
 @pytest.fixture(scope="module", params=BACKENDS, name="shared_host")
