@@ -155,7 +155,11 @@ class KeypairStore:
             # The usage row first, as create locks it: the same lock order in
             # both, so a create and a delete of one user cannot deadlock.  A
             # delete that finds nothing rolls the release back.
-            connection.execute(_RELEASE, {"b_user_id": user_id})
+            if connection.execute(_RELEASE, {"b_user_id": user_id}).rowcount != 1:
+                # No usage row yet, so no committed keypair either: answering
+                # "not found" now orders this delete before any create in
+                # flight, instead of deleting that create's row unaccounted.
+                raise exception.KeypairNotFound(name, user_id)
             deleted = connection.execute(_DELETE, {"user_id": user_id, "name": name}).rowcount
             if deleted != 1:
                 raise exception.KeypairNotFound(name, user_id)
