@@ -35,7 +35,7 @@ class Keypairs(Extension):
 
     def __init__(self, services: HostServices) -> None:
         super().__init__(services)
-        self.store = KeypairStore(services.database)
+        self.store = KeypairStore(services.database, services.autocommit)
         self.controller = KeypairController(services, self.store)
 
     @classmethod

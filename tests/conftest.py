@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import webob
+from oslo_policy import opts as policy_opts
 
 from keypairs_ext.host import app
 from keypairs_ext.host import conf as host_conf
@@ -160,6 +161,8 @@ def build_host(database_url: str, state_path: str, **overrides: Any) -> app.Host
         cls.register_opts(conf)
     if any(key.startswith("keystone_authtoken__") for key in overrides):
         host_conf.register_keystone_opts(conf)
+    if any(key.startswith("oslo_policy__") for key in overrides):
+        policy_opts.set_defaults(conf)
     for key, value in overrides.items():
         group, _, name = key.partition("__")
         conf.set_override(name, value, group=group)
@@ -180,7 +183,7 @@ def make_host(tmp_path: Any, database_url: str):
 
     yield build
     for host in hosts:
-        host.database.writer.get_engine().dispose()
+        host.close()
 
 
 class Client:

@@ -1,11 +1,17 @@
 """Keypair queries.  Uniqueness and quota are decided by the database.
 
-A create is one transaction: make sure the user's usage row exists, then
-raise ``in_use`` only while it is below the limit (a conditional UPDATE,
-which row-locks on PostgreSQL and MySQL and holds SQLite's write lock), then
-insert the keypair under the (user_id, name) unique constraint.  Concurrent
-creates therefore can neither exceed the quota nor share a name, and a
-failure anywhere leaves nothing behind.
+A create is atomic: it raises the user's ``in_use`` only while it is below
+the limit (an upsert whose UPDATE is conditional, which row-locks on
+PostgreSQL and MySQL and holds SQLite's write lock), and inserts the keypair
+under the (user_id, name) unique constraint.  Concurrent creates therefore
+can neither exceed the quota nor share a name, and a failure anywhere leaves
+nothing behind.  On PostgreSQL both are one statement (a data-modifying
+``WITH``) on an autocommit connection: one round trip.  Elsewhere they are
+statements of one transaction.
+
+Reads go through the host's autocommit engine when it offers one (no
+``BEGIN``/``ROLLBACK`` or ping around a single ``SELECT``), else through
+the enginefacade reader.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from keypairs_ext import exception
 from keypairs_ext.db.models import KeyPair, KeyPairUsage
 from keypairs_ext.host.contract import storable
+from keypairs_ext.host.database import retry_on_disconnect
 
 UNLIMITED = -1
 
@@ -63,33 +70,51 @@ _TAKE_BELOW = _TAKE.where(_USAGE.c.in_use < sa.bindparam("b_limit"))
 _RELEASE = sa.update(_USAGE).where(_USER).values(in_use=_USAGE.c.in_use - 1)
 
 
-def _usage_row_statement(dialect: str) -> Any:
-    values = {"user_id": sa.bindparam("b_user_id"), "in_use": 0}
-    if dialect == "postgresql":
-        return postgresql.insert(_USAGE).values(values).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(_USAGE).values(values).on_conflict_do_nothing()
-    # MySQL / MariaDB
-    return sa.insert(_USAGE).values(values).prefix_with("IGNORE")
+# Quota in one statement: create the usage row at 1, or raise it by one
+# while it is below the limit (b_limit < 0: no limit).  No row back: full.
+def _upsert_quota(insert: Any) -> Any:
+    statement = insert(_USAGE).values(user_id=sa.bindparam("b_user_id"), in_use=1)
+    return statement.on_conflict_do_update(
+        index_elements=[_USAGE.c.user_id],
+        set_={"in_use": _USAGE.c.in_use + 1},
+        where=(sa.bindparam("b_limit") < 0) | (_USAGE.c.in_use < sa.bindparam("b_limit")),
+    )
 
 
-_ENSURE_USAGE: dict[str, Any] = {}
-
-
-def _ensure_usage_row(connection: Any, user_id: str) -> None:
-    dialect = connection.dialect.name
-    statement = _ENSURE_USAGE.get(dialect)
-    if statement is None:
-        statement = _ENSURE_USAGE[dialect] = _usage_row_statement(dialect)
-    connection.execute(statement, {"b_user_id": user_id})
+_TAKE_UPSERT = {
+    "postgresql": _upsert_quota(postgresql.insert),
+    "sqlite": _upsert_quota(sqlite.insert),
+}
+# PostgreSQL: the quota and the row in one statement.  The INSERT selects
+# from the quota's RETURNING, so it inserts nothing when the quota is full.
+_CREATED_COLUMNS = [c for c in _KP.columns if c.name != "id"]
+_TAKEN = _TAKE_UPSERT["postgresql"].returning(_USAGE.c.user_id).cte("taken")
+_CREATE_WITH_QUOTA = (
+    sa.insert(_KP)
+    .from_select(
+        [c.name for c in _CREATED_COLUMNS],
+        sa.select(*[sa.bindparam(c.name, type_=c.type) for c in _CREATED_COLUMNS]).select_from(
+            _TAKEN
+        ),
+    )
+    .add_cte(_TAKEN)
+    .returning(_KP.c.id)
+)
+# MySQL / MariaDB: make sure the usage row exists, then a conditional UPDATE.
+_ENSURE_USAGE = (
+    sa.insert(_USAGE).values(user_id=sa.bindparam("b_user_id"), in_use=0).prefix_with("IGNORE")
+)
 
 
 def _take_quota(connection: Any, user_id: str, limit: int) -> None:
-    _ensure_usage_row(connection, user_id)
-    if limit != UNLIMITED:
-        result = connection.execute(_TAKE_BELOW, {"b_user_id": user_id, "b_limit": limit})
+    upsert = _TAKE_UPSERT.get(connection.dialect.name)
+    params = {"b_user_id": user_id, "b_limit": limit}
+    if upsert is not None:
+        result = connection.execute(upsert, params)
     else:
-        result = connection.execute(_TAKE, {"b_user_id": user_id})
+        connection.execute(_ENSURE_USAGE, params)
+        take = _TAKE_BELOW if limit != UNLIMITED else _TAKE
+        result = connection.execute(take, params)
     if result.rowcount != 1:
         raise exception.KeypairLimitExceeded()
 
@@ -102,29 +127,57 @@ class KeypairStore:
     returns the new KeyPair.  All are read by attribute.
     """
 
-    def __init__(self, database: Any) -> None:
+    def __init__(self, database: Any, autocommit: Any = None) -> None:
         self._db = database
+        self._autocommit = autocommit
+        self._one_statement_create = (
+            autocommit is not None and autocommit.dialect.name == "postgresql"
+        )
+
+    def _reading(self, context: Any) -> Any:
+        """A connection for reads."""
+        if self._autocommit is not None:
+            return self._autocommit.connect()
+        return self._db.reader.connection.using(context)
 
     def create(self, context: Any, values: dict[str, Any], limit: int) -> KeyPair:
+        if limit == 0:
+            raise exception.KeypairLimitExceeded()
         row = dict(values, created_at=_now(), updated_at=None)
-        with self._db.writer.connection.using(context) as connection:
-            _take_quota(connection, row["user_id"], limit)
-            try:
-                result = connection.execute(_INSERT, row)
-            except db_exc.DBDuplicateEntry as exc:
-                raise exception.KeypairExists(row["name"]) from exc
-            (row["id"],) = result.inserted_primary_key
+        try:
+            if self._one_statement_create:
+                row["id"] = self._create_in_one_statement(row, limit)
+            else:
+                row["id"] = self._create_in_transaction(context, row, limit)
+        except db_exc.DBDuplicateEntry as exc:
+            raise exception.KeypairExists(row["name"]) from exc
         return KeyPair(**row)
 
+    @retry_on_disconnect
+    def _create_in_one_statement(self, row: dict[str, Any], limit: int) -> int:
+        params = dict(row, b_user_id=row["user_id"], b_limit=limit)
+        with self._autocommit.connect() as connection:
+            created = connection.execute(_CREATE_WITH_QUOTA, params).first()
+        if created is None:
+            raise exception.KeypairLimitExceeded()
+        return created[0]
+
+    def _create_in_transaction(self, context: Any, row: dict[str, Any], limit: int) -> int:
+        with self._db.writer.connection.using(context) as connection:
+            _take_quota(connection, row["user_id"], limit)
+            return connection.execute(_INSERT, row).inserted_primary_key[0]
+
+    @retry_on_disconnect
     def get(self, context: Any, user_id: str, name: str) -> Any:
         if not (storable(user_id) and storable(name)):
             raise exception.KeypairNotFound(name, user_id)
-        with self._db.reader.connection.using(context) as connection:
+        with self._reading(context) as connection:
             keypair = connection.execute(_GET, {"user_id": user_id, "name": name}).first()
         if keypair is None:
             raise exception.KeypairNotFound(name, user_id)
         return keypair
 
+    @retry_on_disconnect
     def list(
         self,
         context: Any,
@@ -139,7 +192,7 @@ class KeypairStore:
         params: dict[str, Any] = {"user_id": user_id}
         if limit is not None:
             params["limit"] = limit
-        with self._db.reader.connection.using(context) as connection:
+        with self._reading(context) as connection:
             if marker is not None:
                 found = connection.execute(_MARKER_EXISTS, {"user_id": user_id, "name": marker})
                 if found.first() is None:
@@ -164,6 +217,7 @@ class KeypairStore:
             if deleted != 1:
                 raise exception.KeypairNotFound(name, user_id)
 
+    @retry_on_disconnect
     def list_filtered(
         self,
         context: Any,
@@ -192,7 +246,7 @@ class KeypairStore:
             # A range on the binary-ordered name: index-friendly, case-exact.
             prefix = filters["name_prefix"]
             query = query.where(_KP.c.name >= prefix, _KP.c.name < prefix + "\U0010ffff")
-        with self._db.reader.connection.using(context) as connection:
+        with self._reading(context) as connection:
             if marker is not None:
                 found = connection.execute(_MARKER_EXISTS, {"user_id": user_id, "name": marker})
                 if found.first() is None:

@@ -75,6 +75,13 @@ class Host:
     compute: ComputeAPI
     extensions: list[Extension]
     database: Any
+    autocommit: Any = None
+
+    def close(self) -> None:
+        """Close the database connections this host holds."""
+        self.database.writer.get_engine().dispose()
+        if self.autocommit is not None:
+            self.autocommit.dispose()
 
 
 class ComputeAPI:
@@ -344,7 +351,9 @@ class RequestEdge:
         return self.app(environ, start)
 
 
-def _services(conf: cfg.ConfigOpts, facade: Any, enforcer: Any) -> HostServices:
+def _services(
+    conf: cfg.ConfigOpts, facade: Any, enforcer: Any, autocommit: Any = None
+) -> HostServices:
     return HostServices(
         conf=conf,
         database=facade,
@@ -352,18 +361,19 @@ def _services(conf: cfg.ConfigOpts, facade: Any, enforcer: Any) -> HostServices:
         max_version=Version.parse(conf.api.max_microversion),
         max_limit=conf.api.max_limit,
         validate=validation.validate,
+        autocommit=autocommit,
     )
 
 
 def load_extensions(
-    conf: cfg.ConfigOpts, facade: Any, enforcer: Any
+    conf: cfg.ConfigOpts, facade: Any, enforcer: Any, autocommit: Any = None
 ) -> tuple[list[Extension], dict[str, str]]:
     installed = loader.find_installed()
     classes = loader.select(installed, conf.api.enabled_extensions)
     for cls in classes:
         cls.register_opts(conf)
         enforcer.register_defaults(list(cls.list_rules()))
-    services = _services(conf, facade, enforcer)
+    services = _services(conf, facade, enforcer, autocommit)
     extensions = [loader.instantiate(cls, services) for cls in classes]
     disabled = loader.disabled_server_properties(installed, conf.api.enabled_extensions)
     return extensions, disabled
@@ -372,8 +382,9 @@ def load_extensions(
 def build(conf: cfg.ConfigOpts) -> Host:
     """Assemble the host for ``conf`` (options must be registered and parsed)."""
     facade = database.create_facade(conf)
+    autocommit = database.create_autocommit_engine(conf)
     enforcer = policies.build_enforcer(conf)
-    extensions, disabled = load_extensions(conf, facade, enforcer)
+    extensions, disabled = load_extensions(conf, facade, enforcer, autocommit)
     servers = ServersController(facade, enforcer, extensions, validation.validate, disabled)
     routes = ExtensionsController(extensions).routes() + servers.routes()
     for ext in extensions:
@@ -385,7 +396,7 @@ def build(conf: cfg.ConfigOpts) -> Host:
     from keypairs_ext.host.metadata import MetadataApp
 
     metadata = MetadataApp(conf, facade, extensions)
-    return Host(conf, api, metadata, compute, extensions, facade)
+    return Host(conf, api, metadata, compute, extensions, facade, autocommit)
 
 
 def make_conf(

@@ -234,6 +234,12 @@ class HostServices:
     #: :class:`Invalid` with OpenStack Compute's wording; compiled schemas
     #: are cached, so pass module-level schema objects
     validate: Callable[[dict, Any], None]
+    #: optional: a SQLAlchemy ``Engine`` on the same database whose
+    #: connections autocommit every statement and are not pinged before use
+    #: (see :func:`keypairs_ext.host.database.create_autocommit_engine`): for
+    #: work that is one statement.  None where the host offers none; use
+    #: ``database`` then.
+    autocommit: Any = None
 
 
 # --- The extension -------------------------------------------------------------

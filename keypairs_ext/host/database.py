@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from oslo_config import cfg
+from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade, exc_filters
 
@@ -115,13 +116,7 @@ def reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
-def create_facade(conf: cfg.ConfigOpts) -> Any:
-    """A started-on-first-use transaction context manager for ``conf``."""
-    url = host_conf.database_connection(conf)
-    sqlite_file = url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:")
-    if sqlite_file:
-        os.makedirs(os.path.dirname(url.split("?")[0][len("sqlite:///") :]) or ".", exist_ok=True)
-    facade = enginefacade.transaction_context()
+def _engine_options(conf: cfg.ConfigOpts, url: str, sqlite_file: bool) -> dict[str, Any]:
     options = {
         name: getattr(conf.database, name)
         for name in _ENGINE_OPTIONS
@@ -132,11 +127,108 @@ def create_facade(conf: cfg.ConfigOpts) -> Any:
         options["connection_parameters"] = "&".join(
             p for p in (options.get("connection_parameters"), "check_same_thread=false") if p
         )
+    return options
+
+
+def _is_sqlite_file(url: str) -> bool:
+    return url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:")
+
+
+def create_facade(conf: cfg.ConfigOpts) -> Any:
+    """A started-on-first-use transaction context manager for ``conf``."""
+    url = host_conf.database_connection(conf)
+    sqlite_file = _is_sqlite_file(url)
+    if sqlite_file:
+        os.makedirs(os.path.dirname(url.split("?")[0][len("sqlite:///") :]) or ".", exist_ok=True)
+    facade = enginefacade.transaction_context()
+    options = _engine_options(conf, url, sqlite_file)
     # thread_checkin (on by default) sleeps at every pool check-in so that
     # eventlet greenthreads can run; real threads need no such yield.
     facade.configure(connection=url, sqlite_fk=True, thread_checkin=False, **options)
     facade.append_on_engine_create(_tune_sqlite(options))
     return facade
+
+
+def create_autocommit_engine(conf: cfg.ConfigOpts) -> sa.engine.Engine | None:
+    """An engine for work that is one statement: each statement commits itself.
+
+    The enginefacade wraps every use in a transaction and pings each pooled
+    connection before handing it out.  For one ``SELECT`` (or one atomic
+    ``INSERT ... RETURNING``) that is up to three extra round trips on
+    PostgreSQL (ping, ``BEGIN``, ``ROLLBACK``) and an explicit ``BEGIN`` on
+    SQLite.  This engine's connections stay in autocommit mode, are not
+    pinged or reset when pooled, and carry oslo.db's exception filters: a
+    connection the database dropped raises ``DBConnectionError``, SQLAlchemy
+    then discards the pool's older connections, and callers retry once (see
+    :func:`retry_on_disconnect`).  None for an in-memory SQLite database,
+    which one engine cannot share with another.
+    """
+    url = host_conf.database_connection(conf)
+    if url.startswith("sqlite") and not _is_sqlite_file(url):
+        return None
+    sqlite_file = _is_sqlite_file(url)
+    options = _engine_options(conf, url, sqlite_file)
+    engine_url = sa.engine.make_url(url)
+    parameters = options.get("connection_parameters")
+    if parameters:
+        engine_url = engine_url.update_query_string(parameters, append=True)
+    pool: dict[str, Any] = {
+        "pool_size": options.get("max_pool_size") or 5,
+        "max_overflow": 50 if options.get("max_overflow") is None else options["max_overflow"],
+        "pool_timeout": options.get("pool_timeout") or 30,
+    }
+    engine = sa.create_engine(
+        engine_url,
+        isolation_level="AUTOCOMMIT",
+        pool_pre_ping=False,
+        pool_reset_on_return=None,
+        pool_recycle=conf.database.connection_recycle_time,
+        poolclass=sa.pool.QueuePool,
+        **pool,
+    )
+    exc_filters.register_engine(engine)
+    _guard_fork(engine)
+    if sqlite_file:
+        _tune_autocommit_sqlite(engine, conf.database.sqlite_synchronous)
+    return engine
+
+
+def _guard_fork(engine: sa.engine.Engine) -> None:
+    """A forked worker opens its own connections, never its parent's."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_connection: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise sa.exc.DisconnectionError("connection made in another process")
+
+
+def _tune_autocommit_sqlite(engine: sa.engine.Engine, synchronous: bool) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if not synchronous:
+            cursor.execute("PRAGMA synchronous = OFF")
+        cursor.close()
+
+
+def retry_on_disconnect(function: Any) -> Any:
+    """Run ``function`` again, once, when its connection had been dropped.
+
+    For work on :func:`create_autocommit_engine`'s connections, which are not
+    pinged: after a database restart the first use of each old connection
+    fails, and the retry gets a new one.  Only for work that is safe to
+    repeat: a read, or one statement that either committed or did nothing.
+    """
+    return oslo_db_api.wrap_db_retry(
+        max_retries=1, retry_on_disconnect=True, retry_interval=0, max_retry_interval=0
+    )(function)
 
 
 def writer_engine(facade: Any) -> sa.engine.Engine:

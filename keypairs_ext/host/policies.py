@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from oslo_config import cfg
 from oslo_policy import policy
+
+from keypairs_ext.host.enforcer import CachingEnforcer
 
 ADMIN = "rule:context_is_admin"
 ADMIN_OR_OWNER = "rule:admin_or_owner"
@@ -43,11 +44,10 @@ def list_rules() -> list[policy.RuleDefault]:
     return base_rules + server_rules
 
 
-_ARG_COUNTS: dict[Any, int] = {}
-
-
-def build_enforcer(conf: cfg.ConfigOpts, extra_rules: Iterable[policy.RuleDefault] = ()):
-    enforcer = policy.Enforcer(conf)
+def build_enforcer(
+    conf: cfg.ConfigOpts, extra_rules: Iterable[policy.RuleDefault] = ()
+) -> CachingEnforcer:
+    enforcer = CachingEnforcer(conf)
     enforcer.register_defaults(list_rules())
     enforcer.register_defaults(list(extra_rules))
     return enforcer

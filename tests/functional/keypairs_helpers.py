@@ -208,7 +208,7 @@ def shared_host(
         overrides = getattr(request.module, "HOST_OVERRIDES", {})
         host = build_host(url, str(state), **overrides)
         yield host
-        host.database.writer.get_engine().dispose()
+        host.close()
 
 
 @pytest.fixture(name="api")

@@ -130,3 +130,20 @@ def test_lone_surrogate_user_id_is_a_400(api: KeypairsAPI) -> None:
         {"name": "kp", "user_id": "a\ud800", "public_key": helpers.ed25519_line()}
     )
     expect_fault(response, 400, "Invalid input for field/attribute user_id")
+
+
+def test_an_operators_policy_file_overrides_the_defaults(make_host, tmp_path) -> None:
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(
+        '"os_compute_api:os-keypairs:index": "rule:context_is_admin"\n'
+        '"os_compute_api:os-keypairs:delete": "!"\n'
+    )
+    host = make_host(oslo_policy__policy_file=str(policy_file))
+    user = KeypairsAPI(host.api, version="2.92")
+    user.create("kp")
+    for _ in range(2):  # refused every time, not only the first
+        user.refused("GET", status=403, message=POLICY.format("index"))
+    assert user.as_admin().names({"user_id": user.user}) == ["kp"]
+    assert user.show("kp")["name"] == "kp"  # rules the file leaves alone keep their defaults
+    user.as_admin().refused("DELETE", "kp", status=403, message=POLICY.format("delete"))
+    assert user.as_admin().names({"user_id": user.user}) == ["kp"]

@@ -274,4 +274,4 @@ def test_keystone_refuses_missing_and_bad_tokens(
         if with_plugin:
             assert Client(host.api, token).get("/").status_int == 200
     finally:
-        host.database.writer.get_engine().dispose()
+        host.close()

@@ -1,0 +1,107 @@
+"""The host's autocommit engine: one statement, no ping, a retry after a drop."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from keypairs_ext.host import app, database
+from tests.conftest import POSTGRESQL_URL, Client, _need, build_host, create_database, drop_database
+from tests.functional import keypairs_helpers as helpers
+
+TERMINATE_OTHERS = (
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+
+
+@pytest.fixture
+def private_postgresql(tmp_path: Any) -> Iterator[app.Host]:
+    """A host on a PostgreSQL database of its own (its connections get killed)."""
+    _need(POSTGRESQL_URL, "PostgreSQL")
+    url = create_database(POSTGRESQL_URL)
+    host = build_host(url, str(tmp_path))
+    yield host
+    host.close()
+    drop_database(POSTGRESQL_URL, url)
+
+
+@pytest.mark.postgresql
+def test_connections_the_server_dropped_are_replaced_without_an_error(
+    private_postgresql: app.Host,
+) -> None:
+    host = private_postgresql
+    client = Client(host.api, token="user1:project1", version="2.92")
+    key = helpers.ed25519_line()
+    created = client.post("/v2.1/os-keypairs", {"keypair": {"name": "kp", "public_key": key}})
+    assert created.status_int == 201, created.text
+    # Both pools now hold connections; the server then drops every one of them,
+    # as a restart or an idle-connection reaper would.
+    assert client.get("/v2.1/os-keypairs/kp").status_int == 200
+    killer = sa.create_engine(host.autocommit.url, poolclass=sa.pool.NullPool)
+    with killer.connect() as connection:
+        assert connection.exec_driver_sql(TERMINATE_OTHERS).scalar() >= 1
+    killer.dispose()
+
+    shown = client.get("/v2.1/os-keypairs/kp")
+    assert shown.status_int == 200, shown.text
+    assert shown.json["keypair"]["public_key"] == key
+    listed = client.get("/v2.1/os-keypairs")
+    assert [k["keypair"]["name"] for k in listed.json["keypairs"]] == ["kp"]
+    second = client.post(
+        "/v2.1/os-keypairs", {"keypair": {"name": "kp2", "public_key": helpers.ed25519_line()}}
+    )
+    assert second.status_int == 201, second.text
+    assert client.delete("/v2.1/os-keypairs/kp").status_int == 204
+
+
+@pytest.mark.postgresql
+def test_one_statement_create_is_atomic(private_postgresql: app.Host) -> None:
+    """A duplicate name takes no quota: the usage count moves with the rows."""
+    host = private_postgresql
+    client = Client(host.api, token="user1:project1", version="2.92")
+    body = {"keypair": {"name": "kp", "public_key": helpers.ed25519_line()}}
+    assert client.post("/v2.1/os-keypairs", body).status_int == 201
+    duplicate = client.post("/v2.1/os-keypairs", body)
+    assert duplicate.status_int == 409
+    with host.autocommit.connect() as connection:
+        in_use = connection.exec_driver_sql(
+            "SELECT in_use FROM key_pair_usages WHERE user_id = 'user1'"
+        ).scalar()
+        rows = connection.exec_driver_sql("SELECT count(*) FROM key_pairs").scalar()
+    assert in_use == rows == 1
+
+
+def test_no_autocommit_engine_for_an_in_memory_database() -> None:
+    conf = app.make_conf([])
+    conf.set_override("connection", "sqlite://", group="database")
+    assert database.create_autocommit_engine(conf) is None
+
+
+def test_a_forked_process_opens_its_own_connections(tmp_path: Any) -> None:
+    conf = app.make_conf([])
+    conf.set_override("connection", f"sqlite:///{tmp_path}/fork.sqlite", group="database")
+    engine = database.create_autocommit_engine(conf)
+    assert engine is not None
+    with engine.connect() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        parents = connection.connection.dbapi_connection
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only if it got a connection of its own
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+                own = connection.connection.dbapi_connection is not parents
+            os._exit(0 if own else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with engine.connect() as connection:  # the parent's connection still works
+        assert connection.connection.dbapi_connection is parents
+        assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+    engine.dispose()
