@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from keypairs_ext.db.models import KeyPair
 from keypairs_ext.host.contract import ApiRequest, Version
 
 
@@ -18,7 +17,7 @@ def _timestamp(value: Any) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
 
 
-def summary(keypair: KeyPair, version: Version, legacy: bool) -> dict[str, Any]:
+def summary(keypair: Any, version: Version, legacy: bool) -> dict[str, Any]:
     view = {
         "name": keypair.name,
         "public_key": keypair.public_key,
@@ -29,7 +28,7 @@ def summary(keypair: KeyPair, version: Version, legacy: bool) -> dict[str, Any]:
     return view
 
 
-def created(keypair: KeyPair, version: Version, legacy: bool, private_key: str | None) -> dict:
+def created(keypair: Any, version: Version, legacy: bool, private_key: str | None) -> dict:
     view = summary(keypair, version, legacy)
     view["user_id"] = keypair.user_id
     if private_key is not None:
@@ -37,7 +36,7 @@ def created(keypair: KeyPair, version: Version, legacy: bool, private_key: str |
     return {"keypair": view}
 
 
-def shown(keypair: KeyPair, version: Version, legacy: bool) -> dict:
+def shown(keypair: Any, version: Version, legacy: bool) -> dict:
     view = summary(keypair, version, legacy)
     view.update(
         {

@@ -19,7 +19,7 @@ from __future__ import annotations
 import builtins
 import collections
 import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
@@ -52,6 +52,26 @@ _LISTED = sa.select(_KP.c.name, _KP.c.public_key, _KP.c.fingerprint, _KP.c.type)
 # Plain named tuples: reading a field of one is several times cheaper than of
 # a SQLAlchemy Row, which shows on a list of a thousand.
 ListedKeypair = collections.namedtuple("ListedKeypair", "name public_key fingerprint type")
+
+
+class StoredKeypair(NamedTuple):
+    """What create returns: every column, like the row ``get`` reads."""
+
+    id: int
+    user_id: str
+    name: str
+    fingerprint: str
+    public_key: str
+    type: str
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+    uuid: str | None
+    fingerprint_sha256: str | None
+    algorithm: str | None
+    bits: int | None
+    comment: str | None
+
+
 _Listed = list[ListedKeypair]
 _AFTER_MARKER = _KP.c.name > sa.bindparam("marker")
 _LIST = {
@@ -124,7 +144,7 @@ class KeypairStore:
 
     ``get`` returns a row with every column; ``list`` rows carry name,
     public_key, fingerprint and type (what the list view shows); ``create``
-    returns the new KeyPair.  All are read by attribute.
+    returns the new row as a ``StoredKeypair``.  All are read by attribute.
     """
 
     def __init__(self, database: Any, autocommit: Any = None) -> None:
@@ -140,7 +160,7 @@ class KeypairStore:
             return self._autocommit.connect()
         return self._db.reader.connection.using(context)
 
-    def create(self, context: Any, values: dict[str, Any], limit: int) -> KeyPair:
+    def create(self, context: Any, values: dict[str, Any], limit: int) -> StoredKeypair:
         if limit == 0:
             raise exception.KeypairLimitExceeded()
         row = dict(values, created_at=_now(), updated_at=None)
@@ -151,7 +171,7 @@ class KeypairStore:
                 row["id"] = self._create_in_transaction(context, row, limit)
         except db_exc.DBDuplicateEntry as exc:
             raise exception.KeypairExists(row["name"]) from exc
-        return KeyPair(**row)
+        return StoredKeypair(**row)
 
     @retry_on_disconnect
     def _create_in_one_statement(self, row: dict[str, Any], limit: int) -> int:

@@ -44,6 +44,7 @@ from keypairs_ext.host.contract import (
     Version,
 )
 from keypairs_ext.host.extensions_api import ExtensionsController
+from keypairs_ext.host.reply import Reply, reply
 from keypairs_ext.host.router import MethodNotAllowed, Router
 from keypairs_ext.host.servers import ServersController
 
@@ -135,7 +136,7 @@ class ComputeAPI:
 
     # --- the flow -----------------------------------------------------------
 
-    def _handle(self, request: webob.Request) -> webob.Response:
+    def _handle(self, request: webob.Request) -> Reply | webob.Response:
         try:
             path = request.path_info
             _ = request.script_name  # decoded later for URLs: check it now
@@ -147,9 +148,7 @@ class ComputeAPI:
         legacy = path.startswith(("/v2/", "/v1.1/"))
         version = microversion.LEGACY_VERSION
         extra_headers: dict[str, str] = {}
-        media = serialize.choose_response_type(
-            request.accept.header_value if request.accept else None, legacy
-        )
+        media = serialize.choose_response_type(request.environ.get("HTTP_ACCEPT"), legacy)
         try:
             # The legacy endpoints speak 2.0 only: no extension contracts there.
             contract_versions: dict[str, Version] = {}
@@ -194,9 +193,7 @@ class ComputeAPI:
             result = mounted.route.handler(api_request)
             return self._render(result, media, extra_headers, mounted.route)
         except auth.Handshake as handshake:
-            response = webob.Response(status=204)
-            response.headers.update(handshake.headers)
-            return response
+            return Reply(204, list(handshake.headers.items()))
         except auth.Unauthorized:
             return self._fault(
                 401, "The request you have made requires authentication.", legacy, media
@@ -209,7 +206,7 @@ class ComputeAPI:
                 media,
                 extra_headers,
             )
-            response.headers["Allow"] = ", ".join(exc.allowed)
+            response.add_header("Allow", ", ".join(exc.allowed))
             return response
         except faults.HTTPFault as exc:
             return self._fault(exc.status, exc.message, legacy, media, extra_headers)
@@ -264,21 +261,11 @@ class ComputeAPI:
 
     def _render(
         self, result: ApiResponse, media: str, headers: dict[str, str], route: Route
-    ) -> webob.Response:
-        response = webob.Response(status=result.status)
-        response.headers.update(headers)
-        response.headers.update(result.headers)
+    ) -> Reply:
+        body = None
         if result.body is not None:
-            response.content_type = media
-            response.charset = "UTF-8"
-            response.body = serialize.encode(result.body, media, route.xml_list_item)
-        elif result.status in (200, 201, 202):
-            response.content_type = media
-            response.charset = None
-            response.body = b""
-        else:
-            del response.content_type
-        return response
+            body = serialize.encode(result.body, media, route.xml_list_item)
+        return reply(result.status, media, body, headers, result.headers)
 
     def _fault(
         self,
@@ -287,14 +274,9 @@ class ComputeAPI:
         legacy: bool,
         media: str = serialize.JSON,
         headers: dict[str, str] | None = None,
-    ) -> webob.Response:
-        response = webob.Response(status=status)
-        if headers:
-            response.headers.update(headers)
-        response.content_type = media
-        response.charset = "UTF-8"
-        response.body = serialize.encode(faults.fault_body(status, message), media)
-        return response
+    ) -> Reply:
+        body = serialize.encode(faults.fault_body(status, message), media)
+        return reply(status, media, body, headers or {})
 
     def _discovery(self, request: webob.Request, which: str) -> webob.Response:
         if request.method not in ("GET", "HEAD"):

@@ -186,7 +186,11 @@ def create_autocommit_engine(conf: cfg.ConfigOpts) -> sa.engine.Engine | None:
         poolclass=sa.pool.QueuePool,
         **pool,
     )
-    exc_filters.register_engine(engine)
+    # oslo.db's error translation (DBConnectionError, DBDuplicateEntry, ...).
+    # register_engine() would also track savepoint rollbacks through commit
+    # and rollback listeners, which cost every checkin and which an engine
+    # that never opens a transaction has no use for.
+    sa.event.listen(engine, "handle_error", exc_filters.handler, retval=True)
     _guard_fork(engine)
     if sqlite_file:
         _tune_autocommit_sqlite(engine, conf.database.sqlite_synchronous)
