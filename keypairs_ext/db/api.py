@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from keypairs_ext import exception
 from keypairs_ext.db.models import KeyPair, KeyPairUsage
 from keypairs_ext.host.contract import storable
-from keypairs_ext.host.database import retry_on_disconnect
+from keypairs_ext.host.database import retry_on_disconnect, transaction
 
 UNLIMITED = -1
 
@@ -139,6 +139,25 @@ def _take_quota(connection: Any, user_id: str, limit: int) -> None:
         raise exception.KeypairLimitExceeded()
 
 
+def _insert_within_quota(connection: Any, row: dict[str, Any], limit: int) -> int:
+    _take_quota(connection, row["user_id"], limit)
+    return connection.execute(_INSERT, row).inserted_primary_key[0]
+
+
+def _delete_releasing_quota(connection: Any, user_id: str, name: str) -> None:
+    # The usage row first, as create locks it: the same lock order in both,
+    # so a create and a delete of one user cannot deadlock.  A delete that
+    # finds nothing rolls the release back.
+    if connection.execute(_RELEASE, {"b_user_id": user_id}).rowcount != 1:
+        # No usage row yet, so no committed keypair either: answering "not
+        # found" now orders this delete before any create in flight, instead
+        # of deleting that create's row unaccounted.
+        raise exception.KeypairNotFound(name, user_id)
+    deleted = connection.execute(_DELETE, {"user_id": user_id, "name": name}).rowcount
+    if deleted != 1:
+        raise exception.KeypairNotFound(name, user_id)
+
+
 class KeypairStore:
     """Keypair records.
 
@@ -167,8 +186,11 @@ class KeypairStore:
         try:
             if self._one_statement_create:
                 row["id"] = self._create_in_one_statement(row, limit)
+            elif self._autocommit is not None:
+                row["id"] = self._create_in_transaction(row, limit)
             else:
-                row["id"] = self._create_in_transaction(context, row, limit)
+                with self._db.writer.connection.using(context) as connection:
+                    row["id"] = _insert_within_quota(connection, row, limit)
         except db_exc.DBDuplicateEntry as exc:
             raise exception.KeypairExists(row["name"]) from exc
         return StoredKeypair(**row)
@@ -182,10 +204,10 @@ class KeypairStore:
             raise exception.KeypairLimitExceeded()
         return created[0]
 
-    def _create_in_transaction(self, context: Any, row: dict[str, Any], limit: int) -> int:
-        with self._db.writer.connection.using(context) as connection:
-            _take_quota(connection, row["user_id"], limit)
-            return connection.execute(_INSERT, row).inserted_primary_key[0]
+    @retry_on_disconnect
+    def _create_in_transaction(self, row: dict[str, Any], limit: int) -> int:
+        with transaction(self._autocommit) as connection:
+            return _insert_within_quota(connection, row, limit)
 
     @retry_on_disconnect
     def get(self, context: Any, user_id: str, name: str) -> Any:
@@ -224,18 +246,16 @@ class KeypairStore:
     def delete(self, context: Any, user_id: str, name: str) -> None:
         if not (storable(user_id) and storable(name)):
             raise exception.KeypairNotFound(name, user_id)
-        with self._db.writer.connection.using(context) as connection:
-            # The usage row first, as create locks it: the same lock order in
-            # both, so a create and a delete of one user cannot deadlock.  A
-            # delete that finds nothing rolls the release back.
-            if connection.execute(_RELEASE, {"b_user_id": user_id}).rowcount != 1:
-                # No usage row yet, so no committed keypair either: answering
-                # "not found" now orders this delete before any create in
-                # flight, instead of deleting that create's row unaccounted.
-                raise exception.KeypairNotFound(name, user_id)
-            deleted = connection.execute(_DELETE, {"user_id": user_id, "name": name}).rowcount
-            if deleted != 1:
-                raise exception.KeypairNotFound(name, user_id)
+        if self._autocommit is not None:
+            self._delete_in_transaction(user_id, name)
+        else:
+            with self._db.writer.connection.using(context) as connection:
+                _delete_releasing_quota(connection, user_id, name)
+
+    @retry_on_disconnect
+    def _delete_in_transaction(self, user_id: str, name: str) -> None:
+        with transaction(self._autocommit) as connection:
+            _delete_releasing_quota(connection, user_id, name)
 
     @retry_on_disconnect
     def list_filtered(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -222,13 +224,41 @@ def _tune_autocommit_sqlite(engine: sa.engine.Engine, synchronous: bool) -> None
         cursor.close()
 
 
+@contextlib.contextmanager
+def transaction(engine: sa.engine.Engine) -> Iterator[sa.engine.Connection]:
+    """One explicit transaction on a connection of the autocommit engine.
+
+    ``BEGIN`` and ``COMMIT`` are sent as statements: two round trips fewer
+    than the enginefacade's ping and reset on PostgreSQL, and on SQLite a
+    ``BEGIN IMMEDIATE`` that takes the write lock at once (waiting up to
+    ``busy_timeout`` for it) instead of at the first write.  Any exception
+    rolls back; a connection that cannot even roll back is discarded, so a
+    pooled connection never holds an open transaction.
+    """
+    begin = "BEGIN IMMEDIATE" if engine.dialect.name == "sqlite" else "BEGIN"
+    with engine.connect() as connection:
+        connection.exec_driver_sql(begin)
+        try:
+            yield connection
+            connection.exec_driver_sql("COMMIT")
+        except BaseException:
+            try:
+                connection.exec_driver_sql("ROLLBACK")
+            except Exception:
+                connection.invalidate()
+            raise
+
+
 def retry_on_disconnect(function: Any) -> Any:
     """Run ``function`` again, once, when its connection had been dropped.
 
     For work on :func:`create_autocommit_engine`'s connections, which are not
     pinged: after a database restart the first use of each old connection
     fails, and the retry gets a new one.  Only for work that is safe to
-    repeat: a read, or one statement that either committed or did nothing.
+    repeat: a read, or a write that either committed or did nothing.  (A
+    connection lost while the database answers ``COMMIT`` leaves that
+    unknown; the retry then finds the write done: a 409 for a create, a 404
+    for a delete.)
     """
     return oslo_db_api.wrap_db_retry(
         max_retries=1, retry_on_disconnect=True, retry_interval=0, max_retry_interval=0

@@ -105,3 +105,34 @@ def test_a_forked_process_opens_its_own_connections(tmp_path: Any) -> None:
         assert connection.connection.dbapi_connection is parents
         assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
     engine.dispose()
+
+
+@pytest.mark.parametrize("url_kind", ["sqlite", "postgresql"])
+def test_a_failed_transaction_is_rolled_back_and_its_connection_reusable(
+    url_kind: str, tmp_path: Any, request: pytest.FixtureRequest
+) -> None:
+    if url_kind == "sqlite":
+        url = f"sqlite:///{tmp_path}/tx.sqlite"
+    else:
+        url = request.getfixturevalue("postgresql_url")
+    conf = app.make_conf([])
+    conf.set_override("connection", url, group="database")
+    conf.set_override("max_pool_size", 1, group="database")
+    conf.set_override("max_overflow", 0, group="database")
+    engine = database.create_autocommit_engine(conf)
+    assert engine is not None
+    with engine.connect() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS tx_probe")
+        connection.exec_driver_sql("CREATE TABLE tx_probe (x INTEGER PRIMARY KEY)")
+    with pytest.raises(RuntimeError, match="half way"):
+        with database.transaction(engine) as connection:
+            connection.exec_driver_sql("INSERT INTO tx_probe VALUES (1)")
+            raise RuntimeError("half way")
+    # The one pooled connection is back, outside any transaction.
+    with database.transaction(engine) as connection:
+        connection.exec_driver_sql("INSERT INTO tx_probe VALUES (2)")
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT x FROM tx_probe").scalars().all()
+        connection.exec_driver_sql("DROP TABLE tx_probe")
+    assert rows == [2]
+    engine.dispose()
