@@ -45,6 +45,7 @@ POSTGRESQL_SERVER = os.environ.get(
 VERSION = "2.92"
 THREADS = 16
 CLIENTS = 4
+PAIRED_BLOCK = 25  # requests per block when hello and an operation alternate
 SECRET = "bench-metadata-secret"
 
 
@@ -134,9 +135,19 @@ def _send(conn: http.client.HTTPConnection, request: tuple, expect: int) -> None
         raise UnexpectedStatus(f"{method} {path}: {response.status} {data[:300]!r}")
 
 
-def sequential(op: Op, profile: Profile, tag: str = "seq") -> dict[str, Any]:
-    """Latency on one keep-alive connection: warm-up, then timed requests."""
+def sequential(
+    op: Op, profile: Profile, tag: str = "seq", paired: Op | None = None
+) -> dict[str, Any]:
+    """Latency on one keep-alive connection: warm-up, then timed requests.
+
+    With ``paired`` (the hello app), blocks of ``PAIRED_BLOCK`` timed requests
+    to ``paired`` (on a connection of its own) alternate with blocks of the
+    operation's, so that both medians come from the same seconds of the
+    machine's life.  Blocks rather than single requests: alternating one by
+    one would hand each server caches the other had just cooled.
+    """
     conn = http.client.HTTPConnection("127.0.0.1", op.port, timeout=60)
+    pair_conn = http.client.HTTPConnection("127.0.0.1", paired.port, timeout=60) if paired else None
     perf = time.perf_counter
     for i in range(profile.warmup):
         request = build(op, "warm" + tag, i)
@@ -144,6 +155,7 @@ def sequential(op: Op, profile: Profile, tag: str = "seq") -> dict[str, Any]:
             break
         _send(conn, request, op.expect)
     samples = []
+    pair_samples = []
     pause = op.params.get("pause", 0.0)  # idle time before each request (not counted)
     deadline = perf() + profile.seq_seconds
     for i in range(profile.seq_requests):
@@ -152,6 +164,12 @@ def sequential(op: Op, profile: Profile, tag: str = "seq") -> dict[str, Any]:
             break
         if pause:
             time.sleep(pause)
+        if paired and pair_conn and i % PAIRED_BLOCK == 0:
+            for j in range(PAIRED_BLOCK):
+                pair_request = build(paired, tag, i + j)
+                start = perf()
+                _send(pair_conn, pair_request, paired.expect)
+                pair_samples.append(perf() - start)
         start = perf()
         _send(conn, request, op.expect)
         end = perf()
@@ -159,7 +177,11 @@ def sequential(op: Op, profile: Profile, tag: str = "seq") -> dict[str, Any]:
         if end + pause > deadline and len(samples) >= 5:
             break
     conn.close()
-    return summarise(samples)
+    summary = summarise(samples)
+    if pair_conn:
+        pair_conn.close()
+        summary["paired_hello_median_ms"] = statistics.median(pair_samples) * 1000
+    return summary
 
 
 def summarise(samples: list[float]) -> dict[str, Any]:
@@ -476,17 +498,18 @@ def measure_all(
     pool: concurrent.futures.Executor,
     ops: list[Op],
     profile: Profile,
-    hello_median: float,
+    hello: Op,
     hello_rps: float,
     results: dict[str, Any],
 ) -> None:
+    """Measure each op; its ratio is to hello's median in the same seconds."""
     for op in ops:
         t0 = time.time()
-        seq = sequential(op, profile)
+        seq = sequential(op, profile, paired=hello)
         # A paced operation measures latency between bursts: no throughput.
         conc = {"rps": None} if op.params.get("pause") else throughput(pool, op, profile)
         row = {**seq, **conc}
-        row["ratio"] = seq["median_ms"] / hello_median
+        row["ratio"] = seq["median_ms"] / seq["paired_hello_median_ms"]
         row["rps_ratio"] = hello_rps / conc["rps"] if conc["rps"] else None
         row["loadavg"] = os.getloadavg()[0]
         results[op.name] = row
@@ -506,7 +529,7 @@ def extended_ops(
     port: int,
     profile: Profile,
     pool: concurrent.futures.Executor,
-    hello_median: float,
+    hello: Op,
     hello_rps: float,
     results: dict[str, Any],
 ) -> list[Op]:
@@ -554,7 +577,7 @@ def extended_ops(
             params={"fields": {"public_key": keys["openssh ed25519"]}},
         )
     )
-    measure_all(pool, ops, short, hello_median, hello_rps, results)
+    measure_all(pool, ops, short, hello, hello_rps, results)
     generate = []
     for label, fields, is_slow in EXTENDED_GENERATE:
         op = Op(
@@ -567,7 +590,7 @@ def extended_ops(
             expect=201,
             params={"prefix": label.replace(" ", "-").replace("+", "-"), "fields": fields},
         )
-        measure_all(pool, [op], slow if is_slow else short, hello_median, hello_rps, results)
+        measure_all(pool, [op], slow if is_slow else short, hello, hello_rps, results)
         generate.append(op)
     return ops + generate
 
@@ -739,8 +762,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 },
             ),
         ]
-        measure_all(pool, ops, profile, hello_median, hello_rps, results)
-        ops += extended_ops(p, profile, pool, hello_median, hello_rps, results)
+        measure_all(pool, ops, profile, hello_op, hello_rps, results)
+        ops += extended_ops(p, profile, pool, hello_op, hello_rps, results)
+        hello_runs = [seq, sequential(hello_op, profile)]
 
         # Generation, one host per further algorithm (same database).
         algorithms = ["rsa", "ecdsa-p256"] + ([] if args.quick else ["ecdsa-p384", "ecdsa-p521"])
@@ -763,7 +787,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 seq_requests=min(profile.seq_requests, 200 if algorithm == "rsa" else 2000),
                 warmup=3 if algorithm == "rsa" else profile.warmup,
             )
-            measure_all(pool, [op], slow, hello_median, hello_rps, results)
+            measure_all(pool, [op], slow, hello_op, hello_rps, results)
             if algorithm == "rsa":
                 # Back to back, the requests above drain [keypairs] rsa_pool_size
                 # (4) at once; here each follows a pause in which the pool refills.
@@ -776,12 +800,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     pool,
                     [paced],
                     dataclasses.replace(slow, seq_requests=20 if args.quick else 30),
-                    hello_median,
+                    hello_op,
                     hello_rps,
                     results,
                 )
             extra.stop()
             processes.remove(extra)
+
+        # hello's own row: its runs at the start, in the middle and at the end.
+        hello_runs.append(sequential(hello_op, profile))
+        hello_median = rebase(results, hello_runs)
+        print(
+            "hello medians "
+            + ", ".join(f"{r['median_ms']:.3f}" for r in hello_runs)
+            + f" ms (row: {hello_median:.3f} ms); each ratio is to the hello requests "
+            "interleaved with that operation's",
+            flush=True,
+        )
 
         report["memory"] = {"api_worker": host.rss(), "hello": read_rss(hello.proc.pid)}
         print(
@@ -792,7 +827,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         if args.scale:
             report["scale"] = scale(
-                args, profile, database, host, pool, ops, key_text, hello_median, hello_rps
+                args, profile, database, host, pool, ops, key_text, hello_op, hello_rps
             )
             report["memory"]["api_worker_after_scale"] = host.rss()
 
@@ -810,13 +845,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def rebase(results: dict[str, Any], hello_runs: list[dict[str, Any]]) -> float:
+    """hello's row from its separate runs (the median of their medians)."""
+    median = statistics.median(r["median_ms"] for r in hello_runs)
+    results["hello"].update(
+        median_ms=median,
+        p99_ms=statistics.median(r["p99_ms"] for r in hello_runs),
+        runs_median_ms=[r["median_ms"] for r in hello_runs],
+    )
+    return median
+
+
 def row_time():
     import datetime
 
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
-def scale(args, profile, database, host, pool, ops, key_text, hello_median, hello_rps):
+def scale(args, profile, database, host, pool, ops, key_text, hello_op, hello_rps):
     users = [f"scale-user-{i:05d}" for i in range(profile.scale_users)]
     total = profile.scale_users * profile.scale_per_user
     print(f"scale: loading {total} keypairs for {len(users)} users", flush=True)
@@ -850,7 +896,7 @@ def scale(args, profile, database, host, pool, ops, key_text, hello_median, hell
             token=f"{middle}:bench",
         )
     )
-    measure_all(pool, again, profile, hello_median, hello_rps, results)
+    measure_all(pool, again, profile, hello_op, hello_rps, results)
     captured = load.hot_path_statements(
         database.url, middle, [f"kp-{i:05d}" for i in range(profile.scale_per_user)]
     )
@@ -932,8 +978,8 @@ def print_table(report: dict[str, Any]) -> None:
         f"{report['loadavg_start'][0]:.2f} and end {report.get('loadavg_end', (0.0,))[0]:.2f}"
     )
     header = (
-        f"{'operation':<32}{'n':>6}{'median ms':>11}{'p99 ms':>10}{'x hello':>9}"
-        f"{'req/s':>10}{'hello/op':>10}"
+        f"{'operation':<32}{'n':>6}{'median ms':>11}{'p99 ms':>10}{'hello ms':>10}"
+        f"{'x hello':>9}{'req/s':>10}{'hello/op':>10}"
     )
 
     def table(rows):
@@ -942,9 +988,10 @@ def print_table(report: dict[str, Any]) -> None:
         for name, r in rows.items():
             rps_ratio = f"{r['rps_ratio']:10.2f}" if r.get("rps_ratio") else f"{'-':>10}"
             rps = f"{r['rps']:>10.1f}" if r.get("rps") else f"{'-':>10}"
+            paired = r.get("paired_hello_median_ms", r["median_ms"])
             print(
                 f"{name:<32}{r['n']:>6}{r['median_ms']:>11.3f}{r['p99_ms']:>10.3f}"
-                f"{r['ratio']:>9.2f}{rps}{rps_ratio}"
+                f"{paired:>10.3f}{r['ratio']:>9.2f}{rps}{rps_ratio}"
             )
 
     table(report["results"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import os
 import signal
@@ -45,6 +46,18 @@ def limit_malloc_arenas() -> None:
         LOG.debug("mallopt is not available; malloc left as it is")
 
 
+def freeze_startup_objects() -> None:
+    """Leave what start-up made out of every later garbage collection.
+
+    Modules, the host, compiled schemas and statements live as long as the
+    process.  Without this, each full collection walks all of them again: a
+    pause of tens of milliseconds that landed on one request in a hundred
+    of a long list.  (The same call gunicorn users make in ``post_fork``.)
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def make_servers(conf: cfg.ConfigOpts, host: Any, reuse_port: bool) -> list[wsgi.Server]:
     servers = [
         wsgi.Server(
@@ -77,6 +90,7 @@ def run_servers(servers: list[wsgi.Server]) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    freeze_startup_objects()
     for server in servers:
         server.prepare()
         LOG.info("%s listening on %s:%s", server.server_name, *server.bind_addr[:2])
