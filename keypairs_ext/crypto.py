@@ -128,6 +128,7 @@ _MAX_CN_CHARS = 64
 
 _SUPPORTED_LABELS = ", ".join(_KEY_TYPES)
 _BASE64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+_BASE64_BODY = re.compile(r"[A-Za-z0-9+/]*")
 _FIELD_SEPARATOR = re.compile(r"[ \t]+")
 # Character classes that make a line render differently from what it is.
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
@@ -192,13 +193,11 @@ class _BlobReader:
 
 def _md5_fingerprint(data: bytes) -> str:
     # MD5 is what Nova and `ssh-keygen -E md5` print; it identifies, not secures.
-    digest = hashlib.md5(data, usedforsecurity=False).digest()
-    return ":".join(f"{b:02x}" for b in digest)
+    return hashlib.md5(data, usedforsecurity=False).digest().hex(":")
 
 
 def _sha1_fingerprint(data: bytes) -> str:
-    digest = hashlib.sha1(data, usedforsecurity=False).digest()
-    return ":".join(f"{b:02x}" for b in digest)
+    return hashlib.sha1(data, usedforsecurity=False).digest().hex(":")
 
 
 def _sha256_fingerprint(data: bytes) -> str:
@@ -308,11 +307,11 @@ def _decode_base64(token: str) -> bytes:
     # Up to two "=" may pad the end; anything else must be in the alphabet.
     padding = min(2, len(token) - len(token.rstrip("=")))
     body = token[: len(token) - padding]
-    for position, char in enumerate(body):
-        if char not in _BASE64_ALPHABET:
-            raise InvalidKeypair(
-                f"the key data is not valid base64 (character {char!r} at position {position})"
-            )
+    if not _BASE64_BODY.fullmatch(body):
+        position, char = next((i, c) for i, c in enumerate(body) if c not in _BASE64_ALPHABET)
+        raise InvalidKeypair(
+            f"the key data is not valid base64 (character {char!r} at position {position})"
+        )
     if len(token) % 4:
         raise InvalidKeypair(
             "the key data is not valid base64 (truncated: its length is not a multiple of 4)"
