@@ -111,25 +111,29 @@ def hot_path_statements(url: str, user_id: str, names: list[str]) -> list[tuple[
     Returns (operation, statement, parameters) for every statement the
     show, list (with and without marker), create and delete paths issued.
     """
-    from oslo_db.sqlalchemy import enginefacade
-
     from keypairs_ext.db.api import KeypairStore
+    from keypairs_ext.host import app, database
     from keypairs_ext.host.context import RequestContext
 
-    facade = enginefacade.transaction_context()
-    facade.configure(connection=url, sqlite_fk=True)
-    store = KeypairStore(facade)
-    engine = facade.writer.get_engine()
+    # The engines the API builds from its configuration, so that the
+    # statements are those of the request path (autocommit engine first).
+    conf = app.make_conf([])
+    conf.set_override("connection", url, group="database")
+    facade = database.create_facade(conf)
+    autocommit = database.create_autocommit_engine(conf)
+    store = KeypairStore(facade, autocommit)
+    engines = [facade.writer.get_engine()] + ([autocommit] if autocommit is not None else [])
     captured: list[tuple[str, str, Any]] = []
     current = {"op": ""}
 
     def before(_conn, _cursor, statement, parameters, _context, executemany):
         if not executemany and statement.lstrip().upper().startswith(
-            ("SELECT", "INSERT", "UPDATE", "DELETE")
+            ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
         ):
             captured.append((current["op"], statement, parameters))
 
-    sa.event.listen(engine, "before_cursor_execute", before)
+    for engine in engines:
+        sa.event.listen(engine, "before_cursor_execute", before)
     context = RequestContext(user_id=user_id, project_id="bench")
     try:
         current["op"] = "create (quota + insert)"
@@ -153,8 +157,9 @@ def hot_path_statements(url: str, user_id: str, names: list[str]) -> list[tuple[
         current["op"] = "delete"
         store.delete(context, user_id, "explain-probe")
     finally:
-        sa.event.remove(engine, "before_cursor_execute", before)
-    engine.dispose()
+        for engine in engines:
+            sa.event.remove(engine, "before_cursor_execute", before)
+            engine.dispose()
     return captured
 
 

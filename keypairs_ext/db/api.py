@@ -52,6 +52,8 @@ _LISTED = sa.select(_KP.c.name, _KP.c.public_key, _KP.c.fingerprint, _KP.c.type)
 # Plain named tuples: reading a field of one is several times cheaper than of
 # a SQLAlchemy Row, which shows on a list of a thousand.
 ListedKeypair = collections.namedtuple("ListedKeypair", "name public_key fingerprint type")
+# Columns a create may leave out (facts of the extended contract).
+_UNSET_FACTS = dict.fromkeys(("uuid", "fingerprint_sha256", "algorithm", "bits", "comment"))
 
 
 class StoredKeypair(NamedTuple):
@@ -182,7 +184,7 @@ class KeypairStore:
     def create(self, context: Any, values: dict[str, Any], limit: int) -> StoredKeypair:
         if limit == 0:
             raise exception.KeypairLimitExceeded()
-        row = dict(values, created_at=_now(), updated_at=None)
+        row = {**_UNSET_FACTS, **values, "created_at": _now(), "updated_at": None}
         try:
             if self._one_statement_create:
                 row["id"] = self._create_in_one_statement(row, limit)
