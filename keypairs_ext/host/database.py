@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from oslo_config import cfg
-from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade, exc_filters
 
 from keypairs_ext.host import conf as host_conf
+
+T = TypeVar("T")
 
 # [database] options that the enginefacade takes as they are.
 _ENGINE_OPTIONS = (
@@ -249,7 +251,7 @@ def transaction(engine: sa.engine.Engine) -> Iterator[sa.engine.Connection]:
             raise
 
 
-def retry_on_disconnect(function: Any) -> Any:
+def retry_on_disconnect(function: Callable[..., T]) -> Callable[..., T]:
     """Run ``function`` again, once, when its connection had been dropped.
 
     For work on :func:`create_autocommit_engine`'s connections, which are not
@@ -258,11 +260,19 @@ def retry_on_disconnect(function: Any) -> Any:
     repeat: a read, or a write that either committed or did nothing.  (A
     connection lost while the database answers ``COMMIT`` leaves that
     unknown; the retry then finds the write done: a 409 for a create, a 404
-    for a delete.)
+    for a delete.)  oslo.db's ``wrap_db_retry`` would do the same, but logs
+    an ERROR with a traceback for every request while the database is down;
+    here the second failure simply propagates, and the API answers 503.
     """
-    return oslo_db_api.wrap_db_retry(
-        max_retries=1, retry_on_disconnect=True, retry_interval=0, max_retry_interval=0
-    )(function)
+
+    @functools.wraps(function)
+    def once_more(*args: Any, **kwargs: Any) -> T:
+        try:
+            return function(*args, **kwargs)
+        except db_exc.DBConnectionError:
+            return function(*args, **kwargs)
+
+    return once_more
 
 
 def writer_engine(facade: Any) -> sa.engine.Engine:

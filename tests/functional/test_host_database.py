@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -135,4 +137,27 @@ def test_a_failed_transaction_is_rolled_back_and_its_connection_reusable(
         rows = connection.exec_driver_sql("SELECT x FROM tx_probe").scalars().all()
         connection.exec_driver_sql("DROP TABLE tx_probe")
     assert rows == [2]
+    engine.dispose()
+
+
+def test_a_database_that_is_down_is_an_error_once_not_a_log_of_tracebacks(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from oslo_context import context as oslo_context
+    from oslo_db import exception as db_exc
+
+    from keypairs_ext.db.api import KeypairStore
+
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    conf = app.make_conf([])
+    conf.set_override(
+        "connection", f"postgresql+psycopg2://postgres@127.0.0.1:{port}/none", group="database"
+    )
+    engine = database.create_autocommit_engine(conf)
+    store = KeypairStore(database.create_facade(conf), engine)
+    with pytest.raises(db_exc.DBConnectionError):
+        store.get(oslo_context.RequestContext(), "user", "kp")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
     engine.dispose()
