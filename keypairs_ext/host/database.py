@@ -218,8 +218,10 @@ def _guard_fork(engine: sa.engine.Engine) -> None:
 def _tune_autocommit_sqlite(engine: sa.engine.Engine, synchronous: bool) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # What the enginefacade's connections get (oslo.db's and _tune_sqlite).
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         if not synchronous:
             cursor.execute("PRAGMA synchronous = OFF")
