@@ -67,6 +67,12 @@ class CachingEnforcer(policy.Enforcer):
             self._forget()
             self._next_load = time.monotonic() + RELOAD_INTERVAL
 
+    def register_default(self, default: Any) -> None:
+        super().register_default(default)
+        # Rules registered after a load join self.rules at the next load:
+        # make that the next check, not up to RELOAD_INTERVAL later.
+        self._next_load = 0.0
+
     def set_rules(self, *args: Any, **kwargs: Any) -> None:
         super().set_rules(*args, **kwargs)
         self._forget()

@@ -104,3 +104,14 @@ def test_unhashable_targets_are_evaluated_not_remembered(tmp_path: Any) -> None:
     assert enforcer.enforce("own", target, OWNER)
     assert enforcer.enforce("own", target, OWNER)
     assert enforcer._decisions == {}
+
+
+def test_a_rule_registered_after_the_first_check_applies_at_once(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(enforcer_module, "RELOAD_INTERVAL", 3600.0)
+    enforcer = make_enforcer(tmp_path)
+    assert allowed(enforcer, OWNER)
+    enforcer.register_default(policy.RuleDefault("late", "role:member"))
+    assert enforcer.authorize("late", {}, OWNER)
+    assert not enforcer.enforce("late", {}, ADMIN)
