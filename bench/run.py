@@ -809,7 +809,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # hello's own row: its runs at the start, in the middle and at the end.
         hello_runs.append(sequential(hello_op, profile))
-        hello_median = rebase(results, hello_runs)
+        hello_median = hello_row(results, hello_runs)
         print(
             "hello medians "
             + ", ".join(f"{r['median_ms']:.3f}" for r in hello_runs)
@@ -845,7 +845,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-def rebase(results: dict[str, Any], hello_runs: list[dict[str, Any]]) -> float:
+def hello_row(results: dict[str, Any], hello_runs: list[dict[str, Any]]) -> float:
     """hello's row from its separate runs (the median of their medians)."""
     median = statistics.median(r["median_ms"] for r in hello_runs)
     results["hello"].update(

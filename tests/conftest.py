@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -61,6 +62,20 @@ def need_program(program: str, package: str) -> str:
     if REQUIRE_SERVERS:
         pytest.fail(message + " (KEYPAIRS_REQUIRE_SERVERS=1)")
     pytest.skip(message)
+
+
+def run_program(*args: Any, timeout: float = 60) -> str:
+    """Run a program (no stdin); assert it succeeded and return its output."""
+    result = subprocess.run(
+        [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert result.returncode == 0, f"{args} failed: {result.stderr}"
+    return result.stdout
 
 
 def create_database(server_url: str) -> str:

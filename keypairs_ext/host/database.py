@@ -35,19 +35,32 @@ _ENGINE_OPTIONS = (
 )
 
 
+def _sqlite_pragmas(dbapi_connection: Any, *pragmas: str) -> None:
+    """WAL lets readers run beside a writer; waiting beats failing on a lock."""
+    cursor = dbapi_connection.cursor()
+    for pragma in ("busy_timeout = 30000", "journal_mode = WAL", *pragmas):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _pool_sizes(options: dict[str, Any]) -> tuple[int, int, int]:
+    """(pool_size, max_overflow, timeout) from [database], with oslo.db's defaults."""
+    overflow = options.get("max_overflow")
+    return (
+        options.get("max_pool_size") or 5,
+        50 if overflow is None else int(overflow),
+        options.get("pool_timeout") or 30,
+    )
+
+
 def _tune_sqlite(pool_options: dict[str, Any]) -> Any:
     def tune(engine: sa.engine.Engine) -> None:
-        """WAL lets readers run beside a writer; waiting beats failing on a lock."""
         if engine.dialect.name != "sqlite":
             return
-
-        @sa.event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA busy_timeout = 30000")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.close()
-
+        # (oslo.db's own listener adds foreign_keys and synchronous.)
+        sa.event.listen(
+            engine, "connect", lambda dbapi_connection, _: _sqlite_pragmas(dbapi_connection)
+        )
         _pool_sqlite_file(engine, pool_options)
 
     return tune
@@ -66,11 +79,12 @@ def _pool_sqlite_file(engine: sa.engine.Engine, options: dict[str, Any]) -> None
     old = engine.pool
     if not isinstance(old, sa.pool.NullPool):
         return
+    size, overflow, timeout = _pool_sizes(options)
     engine.pool = sa.pool.QueuePool(
         old._creator,
-        pool_size=options.get("max_pool_size") or 5,
-        max_overflow=50 if options.get("max_overflow") is None else int(options["max_overflow"]),
-        timeout=options.get("pool_timeout") or 30,
+        pool_size=size,
+        max_overflow=overflow,
+        timeout=timeout,
         recycle=old._recycle,
         echo=old.echo,
         logging_name=old._orig_logging_name,
@@ -168,19 +182,15 @@ def create_autocommit_engine(conf: cfg.ConfigOpts) -> sa.engine.Engine | None:
     which one engine cannot share with another.
     """
     url = host_conf.database_connection(conf)
-    if url.startswith("sqlite") and not _is_sqlite_file(url):
-        return None
     sqlite_file = _is_sqlite_file(url)
+    if url.startswith("sqlite") and not sqlite_file:
+        return None
     options = _engine_options(conf, url, sqlite_file)
     engine_url = sa.engine.make_url(url)
     parameters = options.get("connection_parameters")
     if parameters:
         engine_url = engine_url.update_query_string(parameters, append=True)
-    pool: dict[str, Any] = {
-        "pool_size": options.get("max_pool_size") or 5,
-        "max_overflow": 50 if options.get("max_overflow") is None else options["max_overflow"],
-        "pool_timeout": options.get("pool_timeout") or 30,
-    }
+    size, overflow, timeout = _pool_sizes(options)
     engine = sa.create_engine(
         engine_url,
         isolation_level="AUTOCOMMIT",
@@ -188,7 +198,9 @@ def create_autocommit_engine(conf: cfg.ConfigOpts) -> sa.engine.Engine | None:
         pool_reset_on_return=None,
         pool_recycle=conf.database.connection_recycle_time,
         poolclass=sa.pool.QueuePool,
-        **pool,
+        pool_size=size,
+        max_overflow=overflow,
+        pool_timeout=timeout,
     )
     # oslo.db's error translation (DBConnectionError, DBDuplicateEntry, ...).
     # register_engine() would also track savepoint rollbacks through commit
@@ -216,16 +228,11 @@ def _guard_fork(engine: sa.engine.Engine) -> None:
 
 
 def _tune_autocommit_sqlite(engine: sa.engine.Engine, synchronous: bool) -> None:
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # What the enginefacade's connections get (oslo.db's and _tune_sqlite).
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 30000")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        if not synchronous:
-            cursor.execute("PRAGMA synchronous = OFF")
-        cursor.close()
+    # What the enginefacade's connections get from _tune_sqlite and oslo.db.
+    pragmas = ("foreign_keys = ON",) + (() if synchronous else ("synchronous = OFF",))
+    sa.event.listen(
+        engine, "connect", lambda dbapi_connection, _: _sqlite_pragmas(dbapi_connection, *pragmas)
+    )
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import run_program
 from tests.e2e.api_process import ApiProcess
 from tests.e2e.keystone_server import KeystoneServer, free_port, keystone_available, tools_dir
 from tests.e2e.tempest_config import tempest_available
@@ -400,16 +401,7 @@ def ssh_public_key_of(private_key: str, directory: Path) -> str:
     path = directory / f"id-{uuid.uuid4().hex[:8]}"
     path.write_text(private_key)
     path.chmod(0o600)
-    result = subprocess.run(
-        ["ssh-keygen", "-y", "-f", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    assert result.returncode == 0, f"ssh-keygen -y refused the private key: {result.stderr}"
-    return " ".join(result.stdout.split()[:2])
+    return " ".join(run_program("ssh-keygen", "-y", "-f", path).split()[:2])
 
 
 def key_fields(public_line: str) -> str:

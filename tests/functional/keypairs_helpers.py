@@ -22,7 +22,6 @@ import datetime
 import functools
 import hashlib
 import os
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
@@ -37,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from keypairs_ext.host import app
-from tests.conftest import Client, build_host, fault
+from tests.conftest import Client, build_host, fault, run_program
 from tests.functional import response_schemas
 
 BACKENDS = ("sqlite", "postgresql")
@@ -151,26 +150,15 @@ def sha1_fingerprint(certificate_pem: str) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
-def _run(*args: str) -> str:
-    result = subprocess.run(
-        args,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    assert result.returncode == 0, f"{args}: {result.stderr}"
-    return result.stdout
-
-
 def ssh_keygen_md5(public_key: str) -> str:
     """``ssh-keygen -l -E md5`` of a public key, without the ``MD5:`` prefix."""
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "key.pub")
         with open(path, "w") as file:
             file.write(public_key if public_key.endswith("\n") else public_key + "\n")
-        return _run("ssh-keygen", "-l", "-E", "md5", "-f", path).split()[1].removeprefix("MD5:")
+        return (
+            run_program("ssh-keygen", "-l", "-E", "md5", "-f", path).split()[1].removeprefix("MD5:")
+        )
 
 
 def ssh_keygen_public(private_key: str) -> str:
@@ -179,7 +167,7 @@ def ssh_keygen_public(private_key: str) -> str:
         path = os.path.join(directory, "id")
         with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as file:
             file.write(private_key)
-        return _run("ssh-keygen", "-y", "-f", path).strip()
+        return run_program("ssh-keygen", "-y", "-f", path).strip()
 
 
 def key_part(line: str) -> str:

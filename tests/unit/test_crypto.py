@@ -24,6 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from keypairs_ext import crypto
 from keypairs_ext.exception import InvalidKeypair
 from tests.conftest import need_program
+from tests.conftest import run_program as run
 from tests.unit.malformed_keys import MalformedKey, b64, build_corpus, ssh_string
 
 PASSPHRASE = "correct horse \u00e9 battery"
@@ -42,19 +43,6 @@ KEYGEN_KEYS = {
 
 def _tool(name: str, package: str) -> str:
     return need_program(name, package)
-
-
-def run(*args: str | Path) -> str:
-    result = subprocess.run(
-        [str(a) for a in args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    assert result.returncode == 0, f"{args} failed: {result.stderr}"
-    return result.stdout
 
 
 def fails(*args: str | Path) -> bool:
