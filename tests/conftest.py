@@ -22,7 +22,7 @@ import sqlalchemy as sa
 import webob
 from oslo_policy import opts as policy_opts
 
-from keypairs_ext.host import app
+from keypairs_ext.host import app, database
 from keypairs_ext.host import conf as host_conf
 from keypairs_ext.host.db import migrate
 
@@ -184,6 +184,17 @@ def build_host(database_url: str, state_path: str, **overrides: Any) -> app.Host
     host = app.build(conf)
     migrate.sync(host.database.writer.get_engine(), [type(e) for e in host.extensions])
     return host
+
+
+def one_connection_engine(url: str) -> Any:
+    """The host's autocommit engine on ``url``, with a pool of one connection."""
+    conf = app.make_conf([])
+    conf.set_override("connection", url, group="database")
+    conf.set_override("max_pool_size", 1, group="database")
+    conf.set_override("max_overflow", 0, group="database")
+    engine = database.create_autocommit_engine(conf)
+    assert engine is not None
+    return engine
 
 
 @pytest.fixture

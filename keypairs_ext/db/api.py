@@ -11,7 +11,9 @@ statements of one transaction.
 
 Reads go through the host's autocommit engine when it offers one (no
 ``BEGIN``/``ROLLBACK`` or ping around a single ``SELECT``), else through
-the enginefacade reader.
+the enginefacade reader.  On SQLite and PostgreSQL a create runs on the
+driver's cursor (:mod:`keypairs_ext.db.direct`), and again through
+SQLAlchemy when the driver refuses it, so that oslo.db names the error.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from oslo_db import exception as db_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from keypairs_ext import exception
+from keypairs_ext.db import direct
 from keypairs_ext.db.models import KeyPair, KeyPairUsage
 from keypairs_ext.host.contract import storable
 from keypairs_ext.host.database import retry_on_disconnect, transaction
@@ -122,10 +125,28 @@ _CREATE_WITH_QUOTA = (
     .add_cte(_TAKEN)
     .returning(_KP.c.id)
 )
+# SQLite: the row on its own, its id from the cursor.
+_INSERT_ROW = sa.insert(_KP).values(
+    {c.name: sa.bindparam(c.name, type_=c.type) for c in _CREATED_COLUMNS}
+)
+_ROW_NAMES = [c.name for c in _CREATED_COLUMNS]
+_QUOTA_NAMES = ["b_user_id", "b_limit"]
 # MySQL / MariaDB: make sure the usage row exists, then a conditional UPDATE.
 _ENSURE_USAGE = (
     sa.insert(_USAGE).values(user_id=sa.bindparam("b_user_id"), in_use=0).prefix_with("IGNORE")
 )
+
+
+def _direct_create(dialect: Any) -> tuple[direct.CompiledStatement, ...] | None:
+    """A create's statements for the driver's cursor, where the dialect has the upsert."""
+    if dialect.name == "postgresql":
+        return (direct.CompiledStatement(_CREATE_WITH_QUOTA, dialect, _ROW_NAMES + _QUOTA_NAMES),)
+    if dialect.name == "sqlite":
+        return (
+            direct.CompiledStatement(_TAKE_UPSERT["sqlite"], dialect, _QUOTA_NAMES),
+            direct.CompiledStatement(_INSERT_ROW, dialect, _ROW_NAMES),
+        )
+    return None
 
 
 def _take_quota(connection: Any, user_id: str, limit: int) -> None:
@@ -174,6 +195,7 @@ class KeypairStore:
         self._one_statement_create = (
             autocommit is not None and autocommit.dialect.name == "postgresql"
         )
+        self._direct_create = None if autocommit is None else _direct_create(autocommit.dialect)
 
     def _reading(self, context: Any) -> Any:
         """A connection for reads."""
@@ -200,16 +222,42 @@ class KeypairStore:
     @retry_on_disconnect
     def _create_in_one_statement(self, row: dict[str, Any], limit: int) -> int:
         params = dict(row, b_user_id=row["user_id"], b_limit=limit)
-        with self._autocommit.connect() as connection:
-            created = connection.execute(_CREATE_WITH_QUOTA, params).first()
+        try:
+            created = self._create_directly(params)
+        except direct.DriverError:
+            # Again through SQLAlchemy, whose error translation names the cause.
+            with self._autocommit.connect() as connection:
+                created = connection.execute(_CREATE_WITH_QUOTA, params).first()
         if created is None:
             raise exception.KeypairLimitExceeded()
         return created[0]
 
+    def _create_directly(self, params: dict[str, Any]) -> Any:
+        (create,) = cast(tuple, self._direct_create)
+        with direct.driver_cursor(self._autocommit) as cursor:
+            cursor.execute(create.sql, create.parameters(params))
+            return cursor.fetchone()
+
     @retry_on_disconnect
     def _create_in_transaction(self, row: dict[str, Any], limit: int) -> int:
+        if self._direct_create is not None:
+            try:
+                return self._insert_directly(row, limit)
+            except direct.DriverError:
+                pass  # again through SQLAlchemy, whose error translation names the cause
         with transaction(self._autocommit) as connection:
             return _insert_within_quota(connection, row, limit)
+
+    def _insert_directly(self, row: dict[str, Any], limit: int) -> int:
+        take, insert = cast(tuple, self._direct_create)
+        with direct.driver_cursor(self._autocommit, "BEGIN IMMEDIATE") as cursor:
+            cursor.execute(
+                take.sql, take.parameters({"b_user_id": row["user_id"], "b_limit": limit})
+            )
+            if cursor.rowcount != 1:
+                raise exception.KeypairLimitExceeded()
+            cursor.execute(insert.sql, insert.parameters(row))
+            return cursor.lastrowid
 
     @retry_on_disconnect
     def get(self, context: Any, user_id: str, name: str) -> Any:

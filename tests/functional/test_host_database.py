@@ -12,7 +12,15 @@ import pytest
 import sqlalchemy as sa
 
 from keypairs_ext.host import app, database
-from tests.conftest import POSTGRESQL_URL, Client, _need, build_host, create_database, drop_database
+from tests.conftest import (
+    POSTGRESQL_URL,
+    Client,
+    _need,
+    build_host,
+    create_database,
+    drop_database,
+    one_connection_engine,
+)
 from tests.functional import keypairs_helpers as helpers
 
 TERMINATE_OTHERS = (
@@ -117,12 +125,7 @@ def test_a_failed_transaction_is_rolled_back_and_its_connection_reusable(
         url = f"sqlite:///{tmp_path}/tx.sqlite"
     else:
         url = request.getfixturevalue("postgresql_url")
-    conf = app.make_conf([])
-    conf.set_override("connection", url, group="database")
-    conf.set_override("max_pool_size", 1, group="database")
-    conf.set_override("max_overflow", 0, group="database")
-    engine = database.create_autocommit_engine(conf)
-    assert engine is not None
+    engine = one_connection_engine(url)
     with engine.connect() as connection:
         connection.exec_driver_sql("DROP TABLE IF EXISTS tx_probe")
         connection.exec_driver_sql("CREATE TABLE tx_probe (x INTEGER PRIMARY KEY)")

@@ -1,0 +1,104 @@
+"""Hot statements run directly on the driver's pooled connection.
+
+For a keypair create, SQLAlchemy's per-execution work (an execution
+context, parameter processing, a result wrapper, for each of four
+statements on SQLite) cost about 0.1 ms of a 0.14 ms create on SQLite
+without the commit's disk wait, and as much around PostgreSQL's one
+statement.  The statements here are still SQLAlchemy Core constructs,
+compiled once per dialect; a request runs the compiled SQL on a pooled
+DBAPI connection with the driver's own parameters.
+
+Errors keep their meaning: a driver error rolls the work back (or discards
+a connection that was lost or cannot roll back) and raises
+:class:`DriverError`.  Callers then do the same work through SQLAlchemy,
+where oslo.db translates whatever the database says (a duplicate name, a
+lost connection, a locked file) into the error the API answers with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+
+class DriverError(Exception):
+    """The driver refused the work, and nothing of it was kept."""
+
+
+class CompiledStatement:
+    """A Core statement compiled for one dialect, bound with driver parameters.
+
+    ``names`` are the statement's required bind parameters; any others
+    (literals such as the ``1`` of ``in_use + 1``) keep their values.
+    """
+
+    def __init__(self, statement: Any, dialect: sa.engine.Dialect, names: list[str]) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self._template = compiled.construct_params(dict.fromkeys(names))
+        self._positions = compiled.positiontup  # None for named paramstyles
+        # Types the driver cannot take as they are (on SQLite, DateTime
+        # becomes the string SQLAlchemy itself stores and reads back).
+        self._processors: dict[str, Callable[[Any], Any]] = {}
+        for bind in compiled.binds.values():
+            if bind.required and bind.key in self._template:
+                process = dialect.type_descriptor(bind.type).bind_processor(dialect)
+                if process is not None:
+                    self._processors[bind.key] = process
+
+    def parameters(self, values: Mapping[str, Any]) -> Any:
+        params = {**self._template, **values}
+        for name, process in self._processors.items():
+            params[name] = process(params[name])
+        if self._positions is None:
+            return params
+        return tuple(params[name] for name in self._positions)
+
+
+@contextlib.contextmanager
+def driver_cursor(engine: sa.engine.Engine, begin: str | None = None) -> Iterator[Any]:
+    """A DBAPI cursor on a pooled connection of an autocommit ``engine``.
+
+    With ``begin`` (``"BEGIN"`` or ``"BEGIN IMMEDIATE"``) the work is one
+    transaction, committed when the block ends and rolled back when it
+    raises.  A driver error raises :class:`DriverError` once the work is
+    undone.  The connection is checked out through a SQLAlchemy connection,
+    so a database that cannot be reached raises oslo.db's
+    ``DBConnectionError`` as any other query would.
+    """
+    with engine.connect() as connection:
+        pooled = connection.connection
+        cursor = None
+        began = False
+        try:
+            cursor = pooled.cursor()
+            if begin:
+                cursor.execute(begin)
+                began = True
+            yield cursor
+            if began:
+                cursor.execute("COMMIT")
+        except BaseException as exc:
+            is_driver_error = isinstance(exc, engine.dialect.loaded_dbapi.Error)
+            lost = is_driver_error and engine.dialect.is_disconnect(
+                cast(Any, exc), pooled.dbapi_connection, cursor
+            )
+            if not lost and began:
+                lost = not _rolled_back(pooled)
+            if lost:
+                # Never pool a connection that may still hold the transaction.
+                connection.invalidate(exc)
+            if is_driver_error:
+                raise DriverError(str(exc)) from exc
+            raise
+
+
+def _rolled_back(pooled: Any) -> bool:
+    try:
+        pooled.cursor().execute("ROLLBACK")
+    except Exception:
+        return False
+    return True
