@@ -129,24 +129,19 @@ _CREATE_WITH_QUOTA = (
 _INSERT_ROW = sa.insert(_KP).values(
     {c.name: sa.bindparam(c.name, type_=c.type) for c in _CREATED_COLUMNS}
 )
-_ROW_NAMES = [c.name for c in _CREATED_COLUMNS]
-_QUOTA_NAMES = ["b_user_id", "b_limit"]
 # MySQL / MariaDB: make sure the usage row exists, then a conditional UPDATE.
 _ENSURE_USAGE = (
     sa.insert(_USAGE).values(user_id=sa.bindparam("b_user_id"), in_use=0).prefix_with("IGNORE")
 )
 
 
-def _direct_create(dialect: Any) -> tuple[direct.CompiledStatement, ...] | None:
-    """A create's statements for the driver's cursor, where the dialect has the upsert."""
-    if dialect.name == "postgresql":
-        return (direct.CompiledStatement(_CREATE_WITH_QUOTA, dialect, _ROW_NAMES + _QUOTA_NAMES),)
-    if dialect.name == "sqlite":
-        return (
-            direct.CompiledStatement(_TAKE_UPSERT["sqlite"], dialect, _QUOTA_NAMES),
-            direct.CompiledStatement(_INSERT_ROW, dialect, _ROW_NAMES),
-        )
-    return None
+# What runs on the driver's cursor, by dialect: a create's statements
+# (PostgreSQL: one; SQLite: the upsert, then the row) and the reads.
+_DIRECT_CREATE = {
+    "postgresql": (_CREATE_WITH_QUOTA,),
+    "sqlite": (_TAKE_UPSERT["sqlite"], _INSERT_ROW),
+}
+_DIRECT_READS = (_GET, _MARKER_EXISTS, *_LIST.values())
 
 
 def _take_quota(connection: Any, user_id: str, limit: int) -> None:
@@ -184,9 +179,9 @@ def _delete_releasing_quota(connection: Any, user_id: str, name: str) -> None:
 class KeypairStore:
     """Keypair records.
 
-    ``get`` returns a row with every column; ``list`` rows carry name,
-    public_key, fingerprint and type (what the list view shows); ``create``
-    returns the new row as a ``StoredKeypair``.  All are read by attribute.
+    ``get`` and ``create`` return a ``StoredKeypair`` (every column);
+    ``list`` rows carry name, public_key, fingerprint and type (what the
+    list view shows).  All are read by attribute.
     """
 
     def __init__(self, database: Any, autocommit: Any = None) -> None:
@@ -195,13 +190,37 @@ class KeypairStore:
         self._one_statement_create = (
             autocommit is not None and autocommit.dialect.name == "postgresql"
         )
-        self._direct_create = None if autocommit is None else _direct_create(autocommit.dialect)
+        dialect = autocommit.dialect if autocommit is not None else None
+        self._direct_create: tuple[direct.CompiledStatement, ...] | None = None
+        self._direct_reads: dict[Any, direct.CompiledStatement] = {}
+        if dialect is not None and dialect.name in _DIRECT_CREATE:
+            self._direct_create = tuple(
+                direct.CompiledStatement(statement, dialect)
+                for statement in _DIRECT_CREATE[dialect.name]
+            )
+            self._direct_reads = {
+                statement: direct.CompiledStatement(statement, dialect)
+                for statement in _DIRECT_READS
+            }
 
     def _reading(self, context: Any) -> Any:
         """A connection for reads."""
         if self._autocommit is not None:
             return self._autocommit.connect()
         return self._db.reader.connection.using(context)
+
+    def _rows(self, context: Any, statement: Any, params: dict[str, Any]) -> builtins.list[Any]:
+        """A read's rows: on the driver's cursor where there is one for it."""
+        compiled = self._direct_reads.get(statement)
+        if compiled is not None:
+            try:
+                with direct.driver_cursor(self._autocommit) as cursor:
+                    cursor.execute(compiled.sql, compiled.parameters(params))
+                    return compiled.rows(cursor.fetchall())
+            except direct.DriverError:
+                pass  # again through SQLAlchemy, whose error translation names the cause
+        with self._reading(context) as connection:
+            return builtins.list(connection.execute(statement, params).all())
 
     def create(self, context: Any, values: dict[str, Any], limit: int) -> StoredKeypair:
         if limit == 0:
@@ -260,14 +279,13 @@ class KeypairStore:
             return cursor.lastrowid
 
     @retry_on_disconnect
-    def get(self, context: Any, user_id: str, name: str) -> Any:
+    def get(self, context: Any, user_id: str, name: str) -> StoredKeypair:
         if not (storable(user_id) and storable(name)):
             raise exception.KeypairNotFound(name, user_id)
-        with self._reading(context) as connection:
-            keypair = connection.execute(_GET, {"user_id": user_id, "name": name}).first()
-        if keypair is None:
+        found = self._rows(context, _GET, {"user_id": user_id, "name": name})
+        if not found:
             raise exception.KeypairNotFound(name, user_id)
-        return keypair
+        return StoredKeypair._make(found[0])
 
     @retry_on_disconnect
     def list(
@@ -284,14 +302,12 @@ class KeypairStore:
         params: dict[str, Any] = {"user_id": user_id}
         if limit is not None:
             params["limit"] = limit
-        with self._reading(context) as connection:
-            if marker is not None:
-                found = connection.execute(_MARKER_EXISTS, {"user_id": user_id, "name": marker})
-                if found.first() is None:
-                    raise exception.Invalid(f"Marker {marker} could not be found.")
-                params["marker"] = marker
-            statement = _LIST[(marker is not None, limit is not None)]
-            return list(map(ListedKeypair._make, connection.execute(statement, params).all()))
+        if marker is not None:
+            if not self._rows(context, _MARKER_EXISTS, {"user_id": user_id, "name": marker}):
+                raise exception.Invalid(f"Marker {marker} could not be found.")
+            params["marker"] = marker
+        statement = _LIST[(marker is not None, limit is not None)]
+        return builtins.list(map(ListedKeypair._make, self._rows(context, statement, params)))
 
     def delete(self, context: Any, user_id: str, name: str) -> None:
         if not (storable(user_id) and storable(name)):

@@ -27,22 +27,33 @@ PROBE = sa.Table("direct_probe", sa.MetaData(), sa.Column("x", sa.Integer, prima
 
 
 def test_sqlite_parameters_are_positional_and_dates_stored_as_sqlalchemy_stores_them() -> None:
-    insert = direct.CompiledStatement(api._INSERT_ROW, sqlite.dialect(), api._ROW_NAMES)
-    row = {name: f"<{name}>" for name in api._ROW_NAMES}
+    insert = direct.CompiledStatement(api._INSERT_ROW, sqlite.dialect())
+    names = [c.name for c in api._CREATED_COLUMNS]
+    row = {name: f"<{name}>" for name in names}
     row.update(created_at=MIDNIGHT, updated_at=None)
     parameters = insert.parameters(row)
     assert insert.sql.startswith("INSERT INTO key_pairs (user_id, name, ")
     assert parameters[:2] == ("<user_id>", "<name>")
-    assert parameters[api._ROW_NAMES.index("created_at")] == "2026-11-27 00:00:00.000000"
+    assert parameters[names.index("created_at")] == "2026-11-27 00:00:00.000000"
+
+
+def test_sqlite_rows_read_back_as_sqlalchemy_reads_them() -> None:
+    get = direct.CompiledStatement(api._GET, sqlite.dialect())
+    stored = (7, "u1", "kp", "aa:bb", "ssh-ed25519 AAAA", "ssh", "2026-11-27 00:00:00.000000")
+    (row,) = get.rows([stored + (None, None, None, None, None, None)])
+    assert row[:6] == stored[:6]
+    assert row[6] == MIDNIGHT and row[7] is None
+    listed = direct.CompiledStatement(api._LIST[(False, False)], sqlite.dialect())
+    assert listed.rows([("kp", "ssh-ed25519 AAAA", "aa:bb", "ssh")]) == [
+        ("kp", "ssh-ed25519 AAAA", "aa:bb", "ssh")
+    ]
 
 
 def test_literals_of_a_statement_keep_their_values() -> None:
-    take = direct.CompiledStatement(api._TAKE_UPSERT["sqlite"], sqlite.dialect(), api._QUOTA_NAMES)
+    take = direct.CompiledStatement(api._TAKE_UPSERT["sqlite"], sqlite.dialect())
     # in_use = 1 on insert, + 1 on conflict, below the limit unless it is negative
     assert take.parameters({"b_user_id": "u1", "b_limit": 5}) == ("u1", 1, 1, 5, 0, 5)
-    create = direct.CompiledStatement(
-        api._CREATE_WITH_QUOTA, postgresql.dialect(), api._ROW_NAMES + api._QUOTA_NAMES
-    )
+    create = direct.CompiledStatement(api._CREATE_WITH_QUOTA, postgresql.dialect())
     parameters = create.parameters({"b_user_id": "u1", "b_limit": -1, "name": "kp"})
     assert parameters["b_user_id"] == "u1" and parameters["name"] == "kp"
     assert sorted(v for k, v in parameters.items() if k.startswith(("param_", "in_use"))) == [
