@@ -136,12 +136,14 @@ _ENSURE_USAGE = (
 
 
 # What runs on the driver's cursor, by dialect: a create's statements
-# (PostgreSQL: one; SQLite: the upsert, then the row) and the reads.
+# (PostgreSQL: one; SQLite: the upsert, then the row), the reads and the
+# delete.
 _DIRECT_CREATE = {
     "postgresql": (_CREATE_WITH_QUOTA,),
     "sqlite": (_TAKE_UPSERT["sqlite"], _INSERT_ROW),
 }
 _DIRECT_READS = (_GET, _MARKER_EXISTS, *_LIST.values())
+_BEGIN = {"postgresql": "BEGIN", "sqlite": "BEGIN IMMEDIATE"}
 
 
 def _take_quota(connection: Any, user_id: str, limit: int) -> None:
@@ -193,7 +195,9 @@ class KeypairStore:
         dialect = autocommit.dialect if autocommit is not None else None
         self._direct_create: tuple[direct.CompiledStatement, ...] | None = None
         self._direct_reads: dict[Any, direct.CompiledStatement] = {}
+        self._direct_delete: tuple[direct.CompiledStatement, ...] | None = None
         if dialect is not None and dialect.name in _DIRECT_CREATE:
+            self._begin = _BEGIN[dialect.name]
             self._direct_create = tuple(
                 direct.CompiledStatement(statement, dialect)
                 for statement in _DIRECT_CREATE[dialect.name]
@@ -202,6 +206,10 @@ class KeypairStore:
                 statement: direct.CompiledStatement(statement, dialect)
                 for statement in _DIRECT_READS
             }
+            self._direct_delete = (
+                direct.CompiledStatement(_RELEASE, dialect),
+                direct.CompiledStatement(_DELETE, dialect),
+            )
 
     def _reading(self, context: Any) -> Any:
         """A connection for reads."""
@@ -269,7 +277,7 @@ class KeypairStore:
 
     def _insert_directly(self, row: dict[str, Any], limit: int) -> int:
         take, insert = cast(tuple, self._direct_create)
-        with direct.driver_cursor(self._autocommit, "BEGIN IMMEDIATE") as cursor:
+        with direct.driver_cursor(self._autocommit, self._begin) as cursor:
             cursor.execute(
                 take.sql, take.parameters({"b_user_id": row["user_id"], "b_limit": limit})
             )
@@ -320,8 +328,24 @@ class KeypairStore:
 
     @retry_on_disconnect
     def _delete_in_transaction(self, user_id: str, name: str) -> None:
+        if self._direct_delete is not None:
+            try:
+                return self._delete_directly(user_id, name)
+            except direct.DriverError:
+                pass  # again through SQLAlchemy, whose error translation names the cause
         with transaction(self._autocommit) as connection:
             _delete_releasing_quota(connection, user_id, name)
+
+    def _delete_directly(self, user_id: str, name: str) -> None:
+        """What ``_delete_releasing_quota`` does, on the driver's cursor."""
+        release, delete = cast(tuple, self._direct_delete)
+        with direct.driver_cursor(self._autocommit, self._begin) as cursor:
+            cursor.execute(release.sql, release.parameters({"b_user_id": user_id}))
+            if cursor.rowcount != 1:
+                raise exception.KeypairNotFound(name, user_id)
+            cursor.execute(delete.sql, delete.parameters({"user_id": user_id, "name": name}))
+            if cursor.rowcount != 1:
+                raise exception.KeypairNotFound(name, user_id)
 
     @retry_on_disconnect
     def list_filtered(

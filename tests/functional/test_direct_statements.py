@@ -183,3 +183,19 @@ def test_a_duplicate_create_is_a_conflict_and_takes_no_quota(make_host: Any) -> 
         in_use = connection.execute(sa.select(api._USAGE.c.in_use)).scalar()
         rows = connection.execute(sa.select(sa.func.count()).select_from(api._KP)).scalar()
     assert in_use == rows == 1
+
+
+def test_a_delete_releases_the_quota_and_a_missing_name_releases_nothing(make_host: Any) -> None:
+    host = make_host()
+    client = Client(host.api, token="user1:project1", version="2.92")
+    for name in ("kp1", "kp2"):
+        body = {"keypair": {"name": name, "public_key": helpers.ed25519_line()}}
+        assert client.post("/v2.1/os-keypairs", body).status_int == 201
+    assert client.delete("/v2.1/os-keypairs/kp1").status_int == 204
+    missing = client.delete("/v2.1/os-keypairs/kp1")
+    assert missing.status_int == 404
+    assert missing.json["itemNotFound"]["message"] == "Keypair kp1 not found for user user1"
+    with host.autocommit.connect() as connection:
+        in_use = connection.execute(sa.select(api._USAGE.c.in_use)).scalar()
+        names = connection.execute(sa.select(api._KP.c.name)).scalars().all()
+    assert (in_use, names) == (1, ["kp2"])
