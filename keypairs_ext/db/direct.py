@@ -52,11 +52,11 @@ class CompiledStatement:
             if process is not None:
                 self._bind_processors[bind.key] = process
         columns = getattr(statement, "selected_columns", ())
-        processors = [
-            dialect.type_descriptor(column.type).result_processor(dialect, None)
-            for column in columns
+        self._row_processors = [
+            (index, process)
+            for index, column in enumerate(columns)
+            if (process := dialect.type_descriptor(column.type).result_processor(dialect, None))
         ]
-        self._row_processors = processors if any(processors) else None
 
     def parameters(self, values: Mapping[str, Any]) -> Any:
         params = {**self._template, **values}
@@ -67,15 +67,15 @@ class CompiledStatement:
         return tuple(params[name] for name in self._positions)
 
     def rows(self, fetched: list[Any]) -> list[Any]:
-        if self._row_processors is None:
+        if not self._row_processors:
             return fetched
-        processors = self._row_processors
-        return [
-            tuple(
-                value if p is None else p(value) for p, value in zip(processors, row, strict=True)
-            )
-            for row in fetched
-        ]
+        processed = []
+        for row in fetched:
+            values = list(row)
+            for index, process in self._row_processors:
+                values[index] = process(values[index])
+            processed.append(values)
+        return processed
 
 
 @contextlib.contextmanager
@@ -84,36 +84,39 @@ def driver_cursor(engine: sa.engine.Engine, begin: str | None = None) -> Iterato
 
     With ``begin`` (``"BEGIN"`` or ``"BEGIN IMMEDIATE"``) the work is one
     transaction, committed when the block ends and rolled back when it
-    raises.  A driver error raises :class:`DriverError` once the work is
-    undone.  The connection is checked out through a SQLAlchemy connection,
-    so a database that cannot be reached raises oslo.db's
-    ``DBConnectionError`` as any other query would.
+    raises.  A driver error, including a failure to connect, raises
+    :class:`DriverError` once the work is undone.
     """
-    with engine.connect() as connection:
-        pooled = connection.connection
-        cursor = None
-        began = False
-        try:
-            cursor = pooled.cursor()
-            if begin:
-                cursor.execute(begin)
-                began = True
-            yield cursor
-            if began:
-                cursor.execute("COMMIT")
-        except BaseException as exc:
-            is_driver_error = isinstance(exc, engine.dialect.loaded_dbapi.Error)
-            lost = is_driver_error and engine.dialect.is_disconnect(
-                cast(Any, exc), pooled.dbapi_connection, cursor
-            )
-            if not lost and began:
-                lost = not _rolled_back(pooled)
-            if lost:
-                # Never pool a connection that may still hold the transaction.
-                connection.invalidate(exc)
-            if is_driver_error:
-                raise DriverError(str(exc)) from exc
-            raise
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        pooled = engine.raw_connection()
+    except dbapi_error as exc:
+        raise DriverError(str(exc)) from exc
+    cursor = None
+    began = False
+    try:
+        cursor = pooled.cursor()
+        if begin:
+            cursor.execute(begin)
+            began = True
+        yield cursor
+        if began:
+            cursor.execute("COMMIT")
+    except BaseException as exc:
+        is_driver_error = isinstance(exc, dbapi_error)
+        lost = is_driver_error and engine.dialect.is_disconnect(
+            cast(Any, exc), pooled.dbapi_connection, cursor
+        )
+        if not lost and began:
+            lost = not _rolled_back(pooled)
+        if lost:
+            # Never pool a connection that may still hold the transaction.
+            pooled.invalidate(exc)
+        if is_driver_error:
+            raise DriverError(str(exc)) from exc
+        raise
+    finally:
+        pooled.close()
 
 
 def _rolled_back(pooled: Any) -> bool:

@@ -40,13 +40,10 @@ _PURE_LEAVES = (_checks.TrueCheck, _checks.FalseCheck, _checks.RoleCheck, _check
 
 def _frozen(mapping: Mapping[str, Any]) -> Hashable:
     """A hashable image of a flat mapping (lists become tuples); TypeError if not flat."""
-    items = []
-    for key, value in mapping.items():
-        if isinstance(value, list):
-            value = tuple(value)
-        hash(value)
-        items.append((key, value))
-    return frozenset(items)
+    # Building the frozenset hashes every value: a nested dict raises there.
+    return frozenset(
+        (key, tuple(value) if value.__class__ is list else value) for key, value in mapping.items()
+    )
 
 
 class CachingEnforcer(policy.Enforcer):

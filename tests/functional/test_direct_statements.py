@@ -41,7 +41,7 @@ def test_sqlite_rows_read_back_as_sqlalchemy_reads_them() -> None:
     get = direct.CompiledStatement(api._GET, sqlite.dialect())
     stored = (7, "u1", "kp", "aa:bb", "ssh-ed25519 AAAA", "ssh", "2026-11-27 00:00:00.000000")
     (row,) = get.rows([stored + (None, None, None, None, None, None)])
-    assert row[:6] == stored[:6]
+    assert tuple(row[:6]) == stored[:6]
     assert row[6] == MIDNIGHT and row[7] is None
     listed = direct.CompiledStatement(api._LIST[(False, False)], sqlite.dialect())
     assert listed.rows([("kp", "ssh-ed25519 AAAA", "aa:bb", "ssh")]) == [
