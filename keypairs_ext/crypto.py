@@ -355,10 +355,14 @@ def _reject_other_formats(text: str) -> None:
         )
 
 
+# Of the ASCII controls, only the tab may appear in a key line.
+_ASCII_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def _check_characters(line: str) -> None:
     if line.isascii():
-        # The common case; only tabs may appear among the ASCII controls.
-        bad = next((c for c in line if (c < " " and c != "\t") or c == "\x7f"), None)
+        found = _ASCII_CONTROL.search(line)
+        bad = found.group() if found else None
     else:
         bad = next(
             (c for c in line if c != "\t" and unicodedata.category(c) in _FORBIDDEN_CATEGORIES),
