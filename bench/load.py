@@ -66,10 +66,15 @@ def insert(engine: sa.engine.Engine, rows: Iterable[tuple]) -> int:
                 buffer.write("\t".join(_copy_escape(v) for v in row))
                 buffer.write("\n")
             buffer.seek(0)
+            copy = f"COPY key_pairs ({', '.join(COLUMNS)}) FROM STDIN"
             raw = engine.raw_connection()
             try:
                 with raw.cursor() as cursor:
-                    cursor.copy_expert(f"COPY key_pairs ({', '.join(COLUMNS)}) FROM STDIN", buffer)
+                    if engine.dialect.driver == "psycopg2":
+                        cursor.copy_expert(copy, buffer)
+                    else:  # psycopg 3
+                        with cursor.copy(copy) as stream:
+                            stream.write(buffer.getvalue())
                 raw.commit()
             finally:
                 raw.close()

@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from bench import load
 
 POSTGRESQL_SERVER = os.environ.get(
-    "KEYPAIRS_BENCH_POSTGRESQL_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+    "KEYPAIRS_BENCH_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 VERSION = "2.92"
 THREADS = 16

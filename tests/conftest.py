@@ -27,7 +27,7 @@ from keypairs_ext.host import conf as host_conf
 from keypairs_ext.host.db import migrate
 
 POSTGRESQL_URL = os.environ.get(
-    "KEYPAIRS_TEST_POSTGRESQL_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+    "KEYPAIRS_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 MYSQL_URL = os.environ.get(
     "KEYPAIRS_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql?charset=utf8mb4"

@@ -69,20 +69,29 @@ def _one_connection_engine(url: str) -> sa.engine.Engine:
     return engine
 
 
-@pytest.fixture
-def postgresql_engine() -> Iterator[sa.engine.Engine]:
+# Both PostgreSQL drivers the host supports: psycopg 3 and psycopg2.
+DRIVERS = ["postgresql+psycopg", "postgresql+psycopg2"]
+
+
+def _postgresql_engine(driver: str) -> Iterator[sa.engine.Engine]:
     _need(POSTGRESQL_URL, "PostgreSQL")
     url = create_database(POSTGRESQL_URL)
-    engine = _one_connection_engine(url)
+    driver_url = sa.engine.make_url(url).set(drivername=driver)
+    engine = _one_connection_engine(driver_url.render_as_string(hide_password=False))
     yield engine
     engine.dispose()
     drop_database(POSTGRESQL_URL, url)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DRIVERS)
+def postgresql_engine(request: pytest.FixtureRequest) -> Iterator[sa.engine.Engine]:
+    yield from _postgresql_engine(request.param)
+
+
+@pytest.fixture(params=["sqlite", *DRIVERS])
 def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[sa.engine.Engine]:
-    if request.param == "postgresql":
-        yield request.getfixturevalue("postgresql_engine")
+    if request.param != "sqlite":
+        yield from _postgresql_engine(request.param)
         return
     engine = _one_connection_engine(f"sqlite:///{tmp_path}/direct.sqlite")
     yield engine
