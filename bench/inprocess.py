@@ -52,7 +52,7 @@ def build_api(database_url: str, workdir: str, fsync: bool) -> Any:
     return app.build(conf).api
 
 
-def caller(api: Any, method: str, path: str, version: str) -> Callable[[Any], None]:
+def caller(api: Any, method: str, path: str, version: str) -> Callable[..., None]:
     """A function that sends one request (with an optional JSON body)."""
 
     def call(body: Any = None) -> None:
