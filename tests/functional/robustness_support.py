@@ -223,7 +223,7 @@ class PrivatePostgres:
         self.socket_dir = os.path.join(self.root, "sock")
         self.logfile = os.path.join(self.root, "postgres.log")
         self.port = free_port()
-        self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     @staticmethod
     def available() -> bool:
