@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import json
 import os
 import pstats
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.run import POSTGRESQL_SERVER, VERSION, Database, public_keys
+import webob
+
+from bench.run import KP, POSTGRESQL_SERVER, VERSION, Database, public_keys
 
 WARMUP = 300
 TIMED = 3000
@@ -52,57 +52,50 @@ def build_api(database_url: str, workdir: str, fsync: bool) -> Any:
     return app.build(conf).api
 
 
-def caller(api: Any, method: str, path: str, version: str) -> Callable[..., None]:
-    """A function that sends one request (with an optional JSON body)."""
-
-    def call(body: Any = None) -> None:
-        raw = json.dumps(body).encode() if body is not None else b""
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-            "SCRIPT_NAME": "",
-            "QUERY_STRING": "",
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8774",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(raw),
-            "wsgi.errors": sys.stderr,
-            "CONTENT_LENGTH": str(len(raw)),
-            "CONTENT_TYPE": "application/json",
-            "HTTP_X_AUTH_TOKEN": TOKEN,
-            "HTTP_OPENSTACK_API_VERSION": f"compute {version}",
-        }
-        status: list[str] = []
-        b"".join(api(environ, lambda s, headers, exc_info=None: status.append(s)))
-        if not status[0].startswith("20"):
-            raise RuntimeError(f"{method} {path}: {status[0]}")
-
-    return call
+def request(method: str, path: str, version: str, body: Any = None) -> dict:
+    """The WSGI environ of one request, as a server would hand it over."""
+    built = webob.Request.blank(path, method=method)
+    built.headers["X-Auth-Token"] = TOKEN
+    built.headers["OpenStack-API-Version"] = f"compute {version}"
+    if body is not None:
+        built.body = json.dumps(body).encode()
+        built.content_type = "application/json"
+    return built.environ
 
 
-def operations(api: Any) -> dict[str, Callable[[int], None]]:
+def operations(api: Any) -> dict[str, Callable[[int], dict]]:
+    """Each operation's i-th request."""
     key = public_keys()["ed25519"]
-    create = caller(api, "POST", "/v2.1/os-keypairs", VERSION)
-    generate = caller(api, "POST", "/v2.1/os-keypairs", "2.91")
-    show = caller(api, "GET", "/v2.1/os-keypairs/shown", VERSION)
-    listing = caller(api, "GET", "/v2.1/os-keypairs", VERSION)
-    create({"keypair": {"name": "shown", "public_key": key}})
+    shown = request("POST", KP, VERSION, {"keypair": {"name": "shown", "public_key": key}})
+    call(api, shown)
     return {
-        "show": lambda i: show(),
-        "list": lambda i: listing(),
-        "import ed25519": lambda i: create({"keypair": {"name": f"i{i}", "public_key": key}}),
-        "generate ed25519": lambda i: generate({"keypair": {"name": f"g{i}", "type": "ssh"}}),
+        "show": lambda i: request("GET", f"{KP}/shown", VERSION),
+        "list": lambda i: request("GET", KP, VERSION),
+        "import ed25519": lambda i: request(
+            "POST", KP, VERSION, {"keypair": {"name": f"i{i}", "public_key": key}}
+        ),
+        "generate ed25519": lambda i: request(
+            "POST", KP, "2.91", {"keypair": {"name": f"g{i}", "type": "ssh"}}
+        ),
     }
 
 
-def median_us(operation: Callable[[int], None], first: int) -> float:
+def call(api: Any, environ: dict) -> None:
+    status: list[str] = []
+    b"".join(api(environ, lambda s, headers, exc_info=None: status.append(s)))
+    if not status[0].startswith("20"):
+        raise RuntimeError(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}: {status[0]}")
+
+
+def median_us(api: Any, operation: Callable[[int], dict], first: int) -> float:
+    """The median time of the WSGI call alone (the request is built beforehand)."""
     for i in range(first, first + WARMUP):
-        operation(i)
+        call(api, operation(i))
     samples = []
     for i in range(first + WARMUP, first + WARMUP + TIMED):
+        environ = operation(i)
         start = time.perf_counter()
-        operation(i)
+        call(api, environ)
         samples.append(time.perf_counter() - start)
     return statistics.median(samples) * 1e6
 
@@ -116,18 +109,25 @@ def main(argv: list[str] | None = None) -> None:
     workdir = tempfile.mkdtemp(prefix="keypairs-inprocess-")
     database = Database(args.backend, workdir, fsync=not args.no_fsync)
     try:
-        ops = operations(build_api(database.url, workdir, fsync=not args.no_fsync))
+        api = build_api(database.url, workdir, fsync=not args.no_fsync)
+        ops = operations(api)
         if args.profile:
             operation = ops[args.profile]
-            median_us(operation, 0)  # warm up and fill the table as a timed run would
+            median_us(api, operation, 0)  # warm up and fill the table as a timed run would
+            environs = [operation(i) for i in range(10**6, 10**6 + TIMED)]
             profiler = cProfile.Profile()
-            profiler.runcall(lambda: [operation(i) for i in range(10**6, 10**6 + TIMED)])
+            profiler.enable()
+            for environ in environs:
+                call(api, environ)
+            profiler.disable()
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
             return
         server = POSTGRESQL_SERVER if args.backend == "postgresql" else "file"
         print(f"{args.backend} ({server}), {TIMED} timed requests after {WARMUP}")
         for n, (name, operation) in enumerate(ops.items()):
-            print(f"  {name:<18} median {median_us(operation, n * 100_000):7.0f} µs", flush=True)
+            print(
+                f"  {name:<18} median {median_us(api, operation, n * 100_000):7.0f} µs", flush=True
+            )
     finally:
         database.drop()
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import builtins
 import collections
 import datetime
+import functools
 from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
@@ -135,15 +136,24 @@ _ENSURE_USAGE = (
 )
 
 
-# What runs on the driver's cursor, by dialect: a create's statements
-# (PostgreSQL: one; SQLite: the upsert, then the row), the reads and the
-# delete.
-_DIRECT_CREATE = {
-    "postgresql": (_CREATE_WITH_QUOTA,),
-    "sqlite": (_TAKE_UPSERT["sqlite"], _INSERT_ROW),
-}
-_DIRECT_READS = (_GET, _MARKER_EXISTS, *_LIST.values())
-_BEGIN = {"postgresql": "BEGIN", "sqlite": "BEGIN IMMEDIATE"}
+class _DirectStatements:
+    """What runs on the driver's cursor of a dialect that has the quota upsert."""
+
+    DIALECTS = ("postgresql", "sqlite")
+
+    def __init__(self, dialect: Any) -> None:
+        def compiled(statement: Any) -> direct.CompiledStatement:
+            return direct.CompiledStatement(statement, dialect)
+
+        on_sqlite = dialect.name == "sqlite"
+        self.begin = "BEGIN IMMEDIATE" if on_sqlite else "BEGIN"
+        # A create. PostgreSQL: one statement; SQLite: the upsert, then the row.
+        self.create_with_quota = None if on_sqlite else compiled(_CREATE_WITH_QUOTA)
+        self.take = compiled(_TAKE_UPSERT["sqlite"]) if on_sqlite else None
+        self.insert_row = compiled(_INSERT_ROW) if on_sqlite else None
+        self.reads = {s: compiled(s) for s in (_GET, _MARKER_EXISTS, *_LIST.values())}
+        self.release = compiled(_RELEASE)
+        self.delete = compiled(_DELETE)
 
 
 def _take_quota(connection: Any, user_id: str, limit: int) -> None:
@@ -189,27 +199,11 @@ class KeypairStore:
     def __init__(self, database: Any, autocommit: Any = None) -> None:
         self._db = database
         self._autocommit = autocommit
-        self._one_statement_create = (
-            autocommit is not None and autocommit.dialect.name == "postgresql"
+        dialect = autocommit.dialect.name if autocommit is not None else None
+        self._one_statement_create = dialect == "postgresql"
+        self._direct = (
+            _DirectStatements(autocommit.dialect) if dialect in _DirectStatements.DIALECTS else None
         )
-        dialect = autocommit.dialect if autocommit is not None else None
-        self._direct_create: tuple[direct.CompiledStatement, ...] | None = None
-        self._direct_reads: dict[Any, direct.CompiledStatement] = {}
-        self._direct_delete: tuple[direct.CompiledStatement, ...] | None = None
-        if dialect is not None and dialect.name in _DIRECT_CREATE:
-            self._begin = _BEGIN[dialect.name]
-            self._direct_create = tuple(
-                direct.CompiledStatement(statement, dialect)
-                for statement in _DIRECT_CREATE[dialect.name]
-            )
-            self._direct_reads = {
-                statement: direct.CompiledStatement(statement, dialect)
-                for statement in _DIRECT_READS
-            }
-            self._direct_delete = (
-                direct.CompiledStatement(_RELEASE, dialect),
-                direct.CompiledStatement(_DELETE, dialect),
-            )
 
     def _reading(self, context: Any) -> Any:
         """A connection for reads."""
@@ -219,16 +213,24 @@ class KeypairStore:
 
     def _rows(self, context: Any, statement: Any, params: dict[str, Any]) -> builtins.list[Any]:
         """A read's rows: on the driver's cursor where there is one for it."""
-        compiled = self._direct_reads.get(statement)
-        if compiled is not None:
-            try:
-                with direct.driver_cursor(self._autocommit) as cursor:
-                    cursor.execute(compiled.sql, compiled.parameters(params))
-                    return compiled.rows(cursor.fetchall())
-            except direct.DriverError:
-                pass  # again through SQLAlchemy, whose error translation names the cause
-        with self._reading(context) as connection:
-            return builtins.list(connection.execute(statement, params).all())
+        direct_read = self._direct.reads.get(statement) if self._direct else None
+
+        def on_driver(compiled: direct.CompiledStatement) -> builtins.list[Any]:
+            with direct.driver_cursor(self._autocommit) as cursor:
+                cursor.execute(compiled.sql, compiled.parameters(params))
+                return compiled.rows(cursor.fetchall())
+
+        def through_sqlalchemy() -> builtins.list[Any]:
+            with self._reading(context) as connection:
+                return builtins.list(connection.execute(statement, params).all())
+
+        return direct.directly_or(
+            functools.partial(on_driver, direct_read) if direct_read else None, through_sqlalchemy
+        )
+
+    def _on_driver(self, work: Any, *args: Any) -> Any:
+        """``work`` bound to ``args`` where this store has a driver path, else None."""
+        return functools.partial(work, *args) if self._direct is not None else None
 
     def create(self, context: Any, values: dict[str, Any], limit: int) -> StoredKeypair:
         if limit == 0:
@@ -249,35 +251,38 @@ class KeypairStore:
     @retry_on_disconnect
     def _create_in_one_statement(self, row: dict[str, Any], limit: int) -> int:
         params = dict(row, b_user_id=row["user_id"], b_limit=limit)
-        try:
-            created = self._create_directly(params)
-        except direct.DriverError:
-            # Again through SQLAlchemy, whose error translation names the cause.
-            with self._autocommit.connect() as connection:
-                created = connection.execute(_CREATE_WITH_QUOTA, params).first()
+        created = direct.directly_or(
+            self._on_driver(self._create_on_driver, params),
+            functools.partial(self._create_through_sqlalchemy, params),
+        )
         if created is None:
             raise exception.KeypairLimitExceeded()
         return created[0]
 
-    def _create_directly(self, params: dict[str, Any]) -> Any:
-        (create,) = cast(tuple, self._direct_create)
+    def _create_on_driver(self, params: dict[str, Any]) -> Any:
+        create = cast(
+            direct.CompiledStatement, cast(_DirectStatements, self._direct).create_with_quota
+        )
         with direct.driver_cursor(self._autocommit) as cursor:
             cursor.execute(create.sql, create.parameters(params))
             return cursor.fetchone()
 
+    def _create_through_sqlalchemy(self, params: dict[str, Any]) -> Any:
+        with self._autocommit.connect() as connection:
+            return connection.execute(_CREATE_WITH_QUOTA, params).first()
+
     @retry_on_disconnect
     def _create_in_transaction(self, row: dict[str, Any], limit: int) -> int:
-        if self._direct_create is not None:
-            try:
-                return self._insert_directly(row, limit)
-            except direct.DriverError:
-                pass  # again through SQLAlchemy, whose error translation names the cause
-        with transaction(self._autocommit) as connection:
-            return _insert_within_quota(connection, row, limit)
+        return direct.directly_or(
+            self._on_driver(self._insert_on_driver, row, limit),
+            functools.partial(self._insert_through_sqlalchemy, row, limit),
+        )
 
-    def _insert_directly(self, row: dict[str, Any], limit: int) -> int:
-        take, insert = cast(tuple, self._direct_create)
-        with direct.driver_cursor(self._autocommit, self._begin) as cursor:
+    def _insert_on_driver(self, row: dict[str, Any], limit: int) -> int:
+        statements = cast(_DirectStatements, self._direct)
+        take = cast(direct.CompiledStatement, statements.take)
+        insert = cast(direct.CompiledStatement, statements.insert_row)
+        with direct.driver_cursor(self._autocommit, statements.begin) as cursor:
             cursor.execute(
                 take.sql, take.parameters({"b_user_id": row["user_id"], "b_limit": limit})
             )
@@ -285,6 +290,10 @@ class KeypairStore:
                 raise exception.KeypairLimitExceeded()
             cursor.execute(insert.sql, insert.parameters(row))
             return cursor.lastrowid
+
+    def _insert_through_sqlalchemy(self, row: dict[str, Any], limit: int) -> int:
+        with transaction(self._autocommit) as connection:
+            return _insert_within_quota(connection, row, limit)
 
     @retry_on_disconnect
     def get(self, context: Any, user_id: str, name: str) -> StoredKeypair:
@@ -328,24 +337,26 @@ class KeypairStore:
 
     @retry_on_disconnect
     def _delete_in_transaction(self, user_id: str, name: str) -> None:
-        if self._direct_delete is not None:
-            try:
-                return self._delete_directly(user_id, name)
-            except direct.DriverError:
-                pass  # again through SQLAlchemy, whose error translation names the cause
-        with transaction(self._autocommit) as connection:
-            _delete_releasing_quota(connection, user_id, name)
+        direct.directly_or(
+            self._on_driver(self._delete_on_driver, user_id, name),
+            functools.partial(self._delete_through_sqlalchemy, user_id, name),
+        )
 
-    def _delete_directly(self, user_id: str, name: str) -> None:
+    def _delete_on_driver(self, user_id: str, name: str) -> None:
         """What ``_delete_releasing_quota`` does, on the driver's cursor."""
-        release, delete = cast(tuple, self._direct_delete)
-        with direct.driver_cursor(self._autocommit, self._begin) as cursor:
+        statements = cast(_DirectStatements, self._direct)
+        release, delete = statements.release, statements.delete
+        with direct.driver_cursor(self._autocommit, statements.begin) as cursor:
             cursor.execute(release.sql, release.parameters({"b_user_id": user_id}))
             if cursor.rowcount != 1:
                 raise exception.KeypairNotFound(name, user_id)
             cursor.execute(delete.sql, delete.parameters({"user_id": user_id, "name": name}))
             if cursor.rowcount != 1:
                 raise exception.KeypairNotFound(name, user_id)
+
+    def _delete_through_sqlalchemy(self, user_id: str, name: str) -> None:
+        with transaction(self._autocommit) as connection:
+            _delete_releasing_quota(connection, user_id, name)
 
     @retry_on_disconnect
     def list_filtered(

@@ -20,13 +20,27 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
+
+T = TypeVar("T")
 
 
 class DriverError(Exception):
     """The driver refused the work, and nothing of it was kept."""
+
+
+def directly_or(on_driver: Callable[[], T] | None, through_sqlalchemy: Callable[[], T]) -> T:
+    """``on_driver()``, or the same work ``through_sqlalchemy()`` when there is
+    no driver path or the driver refused: oslo.db's error translation then
+    names the cause (a duplicate name, a lost connection, a locked file)."""
+    if on_driver is not None:
+        try:
+            return on_driver()
+        except DriverError:
+            pass
+    return through_sqlalchemy()
 
 
 class CompiledStatement:
