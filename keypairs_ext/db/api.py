@@ -146,7 +146,6 @@ class _DirectStatements:
             return direct.CompiledStatement(statement, dialect)
 
         on_sqlite = dialect.name == "sqlite"
-        self.begin = "BEGIN IMMEDIATE" if on_sqlite else "BEGIN"
         # A create. PostgreSQL: one statement; SQLite: the upsert, then the row.
         self.create_with_quota = None if on_sqlite else compiled(_CREATE_WITH_QUOTA)
         self.take = compiled(_TAKE_UPSERT["sqlite"]) if on_sqlite else None
@@ -282,7 +281,7 @@ class KeypairStore:
         statements = cast(_DirectStatements, self._direct)
         take = cast(direct.CompiledStatement, statements.take)
         insert = cast(direct.CompiledStatement, statements.insert_row)
-        with direct.driver_cursor(self._autocommit, statements.begin) as cursor:
+        with direct.driver_cursor(self._autocommit, transaction=True) as cursor:
             cursor.execute(
                 take.sql, take.parameters({"b_user_id": row["user_id"], "b_limit": limit})
             )
@@ -346,7 +345,7 @@ class KeypairStore:
         """What ``_delete_releasing_quota`` does, on the driver's cursor."""
         statements = cast(_DirectStatements, self._direct)
         release, delete = statements.release, statements.delete
-        with direct.driver_cursor(self._autocommit, statements.begin) as cursor:
+        with direct.driver_cursor(self._autocommit, transaction=True) as cursor:
             cursor.execute(release.sql, release.parameters({"b_user_id": user_id}))
             if cursor.rowcount != 1:
                 raise exception.KeypairNotFound(name, user_id)

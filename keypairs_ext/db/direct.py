@@ -24,6 +24,8 @@ from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 
+from keypairs_ext.host.database import begin_statement
+
 T = TypeVar("T")
 
 
@@ -93,13 +95,14 @@ class CompiledStatement:
 
 
 @contextlib.contextmanager
-def driver_cursor(engine: sa.engine.Engine, begin: str | None = None) -> Iterator[Any]:
+def driver_cursor(engine: sa.engine.Engine, transaction: bool = False) -> Iterator[Any]:
     """A DBAPI cursor on a pooled connection of an autocommit ``engine``.
 
-    With ``begin`` (``"BEGIN"`` or ``"BEGIN IMMEDIATE"``) the work is one
-    transaction, committed when the block ends and rolled back when it
-    raises.  A driver error, including a failure to connect, raises
-    :class:`DriverError` once the work is undone.
+    With ``transaction`` the work is one transaction (begun as
+    :func:`~keypairs_ext.host.database.begin_statement` says), committed
+    when the block ends and rolled back when it raises.  A driver error,
+    including a failure to connect, raises :class:`DriverError` once the
+    work is undone.
     """
     dbapi_error = engine.dialect.loaded_dbapi.Error
     try:
@@ -110,8 +113,8 @@ def driver_cursor(engine: sa.engine.Engine, begin: str | None = None) -> Iterato
     began = False
     try:
         cursor = pooled.cursor()
-        if begin:
-            cursor.execute(begin)
+        if transaction:
+            cursor.execute(begin_statement(engine))
             began = True
         yield cursor
         if began:

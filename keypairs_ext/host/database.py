@@ -235,20 +235,24 @@ def _tune_autocommit_sqlite(engine: sa.engine.Engine, synchronous: bool) -> None
     )
 
 
+def begin_statement(engine: sa.engine.Engine) -> str:
+    """``BEGIN``; on SQLite ``BEGIN IMMEDIATE``, which takes the write lock at
+    once (waiting up to ``busy_timeout``) instead of at the first write."""
+    return "BEGIN IMMEDIATE" if engine.dialect.name == "sqlite" else "BEGIN"
+
+
 @contextlib.contextmanager
 def transaction(engine: sa.engine.Engine) -> Iterator[sa.engine.Connection]:
     """One explicit transaction on a connection of the autocommit engine.
 
     ``BEGIN`` and ``COMMIT`` are sent as statements: two round trips fewer
-    than the enginefacade's ping and reset on PostgreSQL, and on SQLite a
-    ``BEGIN IMMEDIATE`` that takes the write lock at once (waiting up to
-    ``busy_timeout`` for it) instead of at the first write.  Any exception
+    than the enginefacade's ping and reset on PostgreSQL (see
+    :func:`begin_statement` for SQLite's).  Any exception
     rolls back; a connection that cannot even roll back is discarded, so a
     pooled connection never holds an open transaction.
     """
-    begin = "BEGIN IMMEDIATE" if engine.dialect.name == "sqlite" else "BEGIN"
     with engine.connect() as connection:
-        connection.exec_driver_sql(begin)
+        connection.exec_driver_sql(begin_statement(engine))
         try:
             yield connection
             connection.exec_driver_sql("COMMIT")

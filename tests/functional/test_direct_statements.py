@@ -98,17 +98,13 @@ def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[sa.engine.
     engine.dispose()
 
 
-def _begin(engine: sa.engine.Engine) -> str:
-    return "BEGIN IMMEDIATE" if engine.dialect.name == "sqlite" else "BEGIN"
-
-
 def _probe_rows(engine: sa.engine.Engine) -> list[int]:
     with engine.connect() as connection:
         return list(connection.execute(sa.select(PROBE.c.x).order_by(PROBE.c.x)).scalars())
 
 
 def test_a_transaction_commits_when_its_block_ends(engine: sa.engine.Engine) -> None:
-    with direct.driver_cursor(engine, _begin(engine)) as cursor:
+    with direct.driver_cursor(engine, transaction=True) as cursor:
         cursor.execute("INSERT INTO direct_probe (x) VALUES (1)")
         cursor.execute("INSERT INTO direct_probe (x) VALUES (2)")
     assert _probe_rows(engine) == [1, 2]
@@ -116,18 +112,18 @@ def test_a_transaction_commits_when_its_block_ends(engine: sa.engine.Engine) -> 
 
 def test_an_exception_in_the_block_rolls_the_work_back(engine: sa.engine.Engine) -> None:
     with pytest.raises(RuntimeError, match="half way"):
-        with direct.driver_cursor(engine, _begin(engine)) as cursor:
+        with direct.driver_cursor(engine, transaction=True) as cursor:
             cursor.execute("INSERT INTO direct_probe (x) VALUES (1)")
             raise RuntimeError("half way")
     # The one pooled connection came back outside any transaction.
-    with direct.driver_cursor(engine, _begin(engine)) as cursor:
+    with direct.driver_cursor(engine, transaction=True) as cursor:
         cursor.execute("INSERT INTO direct_probe (x) VALUES (2)")
     assert _probe_rows(engine) == [2]
 
 
 def test_a_driver_error_raises_driver_error_with_nothing_kept(engine: sa.engine.Engine) -> None:
     with pytest.raises(direct.DriverError):
-        with direct.driver_cursor(engine, _begin(engine)) as cursor:
+        with direct.driver_cursor(engine, transaction=True) as cursor:
             cursor.execute("INSERT INTO direct_probe (x) VALUES (1)")
             cursor.execute("INSERT INTO direct_probe (x) VALUES (1)")  # duplicate key
     assert _probe_rows(engine) == []
