@@ -12,7 +12,7 @@ import hashlib
 import io
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -69,7 +69,7 @@ def insert(engine: sa.engine.Engine, rows: Iterable[tuple]) -> int:
             copy = f"COPY key_pairs ({', '.join(COLUMNS)}) FROM STDIN"
             raw = engine.raw_connection()
             try:
-                with raw.cursor() as cursor:
+                with cast(Any, raw.cursor()) as cursor:  # DB-API 2 leaves `with` to drivers
                     if engine.dialect.driver == "psycopg2":
                         cursor.copy_expert(copy, buffer)
                     else:  # psycopg 3
@@ -175,6 +175,7 @@ def explain(url: str, captured: list[tuple[str, str, Any]]) -> list[dict[str, An
     try:
         with engine.connect() as connection:
             raw = connection.connection.dbapi_connection
+            assert raw is not None  # a checked-out connection
             for op, statement, parameters in captured:
                 cursor = raw.cursor()
                 if engine.dialect.name == "postgresql":

@@ -167,6 +167,7 @@ def sequential(
         if paired and pair_conn and i % PAIRED_BLOCK == 0:
             for j in range(PAIRED_BLOCK):
                 pair_request = build(paired, tag, i + j)
+                assert pair_request is not None  # hello never runs out
                 start = perf()
                 _send(pair_conn, pair_request, paired.expect)
                 pair_samples.append(perf() - start)
@@ -386,8 +387,9 @@ class Database:
     def server_version(self) -> str:
         with self.engine.connect() as connection:
             if self.backend == "sqlite":
-                return "SQLite " + connection.exec_driver_sql("select sqlite_version()").scalar()
-            return connection.exec_driver_sql("show server_version").scalar().split()[0]
+                version = connection.exec_driver_sql("select sqlite_version()").scalar()
+                return f"SQLite {version}"
+            return str(connection.exec_driver_sql("show server_version").scalar()).split()[0]
 
 
 # --- keys ----------------------------------------------------------------------------
@@ -397,7 +399,7 @@ def public_keys() -> dict[str, str]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-    keys = {
+    keys: dict[str, Any] = {
         "ed25519": ed25519.Ed25519PrivateKey.generate(),
         "ecdsa-p256": ec.generate_private_key(ec.SECP256R1()),
         "rsa-2048": rsa.generate_private_key(65537, 2048),
