@@ -22,6 +22,7 @@ import builtins
 import collections
 import datetime
 import functools
+from collections.abc import Callable
 from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
@@ -136,53 +137,54 @@ _ENSURE_USAGE = (
 )
 
 
-class _DirectStatements:
-    """What runs on the driver's cursor of a dialect that has the quota upsert."""
-
-    DIALECTS = ("postgresql", "sqlite")
-
-    def __init__(self, dialect: Any) -> None:
-        def compiled(statement: Any) -> direct.CompiledStatement:
-            return direct.CompiledStatement(statement, dialect)
-
-        on_sqlite = dialect.name == "sqlite"
-        # A create. PostgreSQL: one statement; SQLite: the upsert, then the row.
-        self.create_with_quota = None if on_sqlite else compiled(_CREATE_WITH_QUOTA)
-        self.take = compiled(_TAKE_UPSERT["sqlite"]) if on_sqlite else None
-        self.insert_row = compiled(_INSERT_ROW) if on_sqlite else None
-        self.reads = {s: compiled(s) for s in (_GET, _MARKER_EXISTS, *_LIST.values())}
-        self.release = compiled(_RELEASE)
-        self.delete = compiled(_DELETE)
+# Dialects with the quota upsert, whose hot statements run on the driver's cursor.
+_DIRECT_DIALECTS = ("postgresql", "sqlite")
 
 
-def _take_quota(connection: Any, user_id: str, limit: int) -> None:
-    upsert = _TAKE_UPSERT.get(connection.dialect.name)
+def _compiled_for_driver(dialect: Any) -> dict[Any, direct.CompiledStatement]:
+    """The hot statements of ``dialect``, compiled, by their Core statement."""
+    # A create. PostgreSQL: one statement; SQLite: the upsert, then the row.
+    creates = (
+        (_CREATE_WITH_QUOTA,)
+        if dialect.name == "postgresql"
+        else (_TAKE_UPSERT["sqlite"], _INSERT_ROW)
+    )
+    statements = (*creates, _GET, _MARKER_EXISTS, *_LIST.values(), _RELEASE, _DELETE)
+    return {statement: direct.CompiledStatement(statement, dialect) for statement in statements}
+
+
+# ``execute(statement, params)``: a SQLAlchemy connection's, or direct.executor's.
+_Execute = Callable[[Any, dict[str, Any]], Any]
+
+
+def _take_quota(execute: _Execute, dialect: str, user_id: str, limit: int) -> None:
+    upsert = _TAKE_UPSERT.get(dialect)
     params = {"b_user_id": user_id, "b_limit": limit}
     if upsert is not None:
-        result = connection.execute(upsert, params)
+        result = execute(upsert, params)
     else:
-        connection.execute(_ENSURE_USAGE, params)
+        execute(_ENSURE_USAGE, params)
         take = _TAKE_BELOW if limit != UNLIMITED else _TAKE
-        result = connection.execute(take, params)
+        result = execute(take, params)
     if result.rowcount != 1:
         raise exception.KeypairLimitExceeded()
 
 
 def _insert_within_quota(connection: Any, row: dict[str, Any], limit: int) -> int:
-    _take_quota(connection, row["user_id"], limit)
+    _take_quota(connection.execute, connection.dialect.name, row["user_id"], limit)
     return connection.execute(_INSERT, row).inserted_primary_key[0]
 
 
-def _delete_releasing_quota(connection: Any, user_id: str, name: str) -> None:
+def _delete_releasing_quota(execute: _Execute, user_id: str, name: str) -> None:
     # The usage row first, as create locks it: the same lock order in both,
     # so a create and a delete of one user cannot deadlock.  A delete that
     # finds nothing rolls the release back.
-    if connection.execute(_RELEASE, {"b_user_id": user_id}).rowcount != 1:
+    if execute(_RELEASE, {"b_user_id": user_id}).rowcount != 1:
         # No usage row yet, so no committed keypair either: answering "not
         # found" now orders this delete before any create in flight, instead
         # of deleting that create's row unaccounted.
         raise exception.KeypairNotFound(name, user_id)
-    deleted = connection.execute(_DELETE, {"user_id": user_id, "name": name}).rowcount
+    deleted = execute(_DELETE, {"user_id": user_id, "name": name}).rowcount
     if deleted != 1:
         raise exception.KeypairNotFound(name, user_id)
 
@@ -200,8 +202,9 @@ class KeypairStore:
         self._autocommit = autocommit
         dialect = autocommit.dialect.name if autocommit is not None else None
         self._one_statement_create = dialect == "postgresql"
+        # Empty where there is no driver path (MySQL, or no autocommit engine).
         self._direct = (
-            _DirectStatements(autocommit.dialect) if dialect in _DirectStatements.DIALECTS else None
+            _compiled_for_driver(autocommit.dialect) if dialect in _DIRECT_DIALECTS else {}
         )
 
     def _reading(self, context: Any) -> Any:
@@ -212,7 +215,7 @@ class KeypairStore:
 
     def _rows(self, context: Any, statement: Any, params: dict[str, Any]) -> builtins.list[Any]:
         """A read's rows: on the driver's cursor where there is one for it."""
-        direct_read = self._direct.reads.get(statement) if self._direct else None
+        direct_read = self._direct.get(statement)
 
         def on_driver(compiled: direct.CompiledStatement) -> builtins.list[Any]:
             with direct.driver_cursor(self._autocommit) as cursor:
@@ -229,7 +232,7 @@ class KeypairStore:
 
     def _on_driver(self, work: Any, *args: Any) -> Any:
         """``work`` bound to ``args`` where this store has a driver path, else None."""
-        return functools.partial(work, *args) if self._direct is not None else None
+        return functools.partial(work, *args) if self._direct else None
 
     def create(self, context: Any, values: dict[str, Any], limit: int) -> StoredKeypair:
         if limit == 0:
@@ -259,12 +262,8 @@ class KeypairStore:
         return created[0]
 
     def _create_on_driver(self, params: dict[str, Any]) -> Any:
-        create = cast(
-            direct.CompiledStatement, cast(_DirectStatements, self._direct).create_with_quota
-        )
         with direct.driver_cursor(self._autocommit) as cursor:
-            cursor.execute(create.sql, create.parameters(params))
-            return cursor.fetchone()
+            return direct.executor(cursor, self._direct)(_CREATE_WITH_QUOTA, params).fetchone()
 
     def _create_through_sqlalchemy(self, params: dict[str, Any]) -> Any:
         with self._autocommit.connect() as connection:
@@ -278,17 +277,11 @@ class KeypairStore:
         )
 
     def _insert_on_driver(self, row: dict[str, Any], limit: int) -> int:
-        statements = cast(_DirectStatements, self._direct)
-        take = cast(direct.CompiledStatement, statements.take)
-        insert = cast(direct.CompiledStatement, statements.insert_row)
+        # SQLite (PostgreSQL creates in one statement): the id is the cursor's lastrowid.
         with direct.driver_cursor(self._autocommit, transaction=True) as cursor:
-            cursor.execute(
-                take.sql, take.parameters({"b_user_id": row["user_id"], "b_limit": limit})
-            )
-            if cursor.rowcount != 1:
-                raise exception.KeypairLimitExceeded()
-            cursor.execute(insert.sql, insert.parameters(row))
-            return cursor.lastrowid
+            execute = direct.executor(cursor, self._direct)
+            _take_quota(execute, self._autocommit.dialect.name, row["user_id"], limit)
+            return execute(_INSERT_ROW, row).lastrowid
 
     def _insert_through_sqlalchemy(self, row: dict[str, Any], limit: int) -> int:
         with transaction(self._autocommit) as connection:
@@ -332,7 +325,7 @@ class KeypairStore:
             self._delete_in_transaction(user_id, name)
         else:
             with self._db.writer.connection.using(context) as connection:
-                _delete_releasing_quota(connection, user_id, name)
+                _delete_releasing_quota(connection.execute, user_id, name)
 
     @retry_on_disconnect
     def _delete_in_transaction(self, user_id: str, name: str) -> None:
@@ -342,20 +335,12 @@ class KeypairStore:
         )
 
     def _delete_on_driver(self, user_id: str, name: str) -> None:
-        """What ``_delete_releasing_quota`` does, on the driver's cursor."""
-        statements = cast(_DirectStatements, self._direct)
-        release, delete = statements.release, statements.delete
         with direct.driver_cursor(self._autocommit, transaction=True) as cursor:
-            cursor.execute(release.sql, release.parameters({"b_user_id": user_id}))
-            if cursor.rowcount != 1:
-                raise exception.KeypairNotFound(name, user_id)
-            cursor.execute(delete.sql, delete.parameters({"user_id": user_id, "name": name}))
-            if cursor.rowcount != 1:
-                raise exception.KeypairNotFound(name, user_id)
+            _delete_releasing_quota(direct.executor(cursor, self._direct), user_id, name)
 
     def _delete_through_sqlalchemy(self, user_id: str, name: str) -> None:
         with transaction(self._autocommit) as connection:
-            _delete_releasing_quota(connection, user_id, name)
+            _delete_releasing_quota(connection.execute, user_id, name)
 
     @retry_on_disconnect
     def list_filtered(

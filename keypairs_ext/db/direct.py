@@ -94,6 +94,21 @@ class CompiledStatement:
         return processed
 
 
+def executor(
+    cursor: Any, compiled: Mapping[Any, CompiledStatement]
+) -> Callable[[Any, Mapping[str, Any]], Any]:
+    """``execute(statement, params)``, as a SQLAlchemy connection has it, on a
+    DBAPI ``cursor``: runs the Core statement's entry in ``compiled`` and
+    returns the cursor (its ``rowcount``, ``lastrowid`` and rows)."""
+
+    def execute(statement: Any, params: Mapping[str, Any]) -> Any:
+        statement_compiled = compiled[statement]
+        cursor.execute(statement_compiled.sql, statement_compiled.parameters(params))
+        return cursor
+
+    return execute
+
+
 @contextlib.contextmanager
 def driver_cursor(engine: sa.engine.Engine, transaction: bool = False) -> Iterator[Any]:
     """A DBAPI cursor on a pooled connection of an autocommit ``engine``.
