@@ -3,6 +3,7 @@
 ``python -m bench.hello PORT THREADS`` serves it on 127.0.0.1:PORT with the
 same WSGI server and thread count as the reference host, so that the
 benchmark's ratios measure what the host adds, not what the server costs.
+``serve`` serves the benchmark's other bare apps the same way.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from typing import Any
 
 import webob
 from cheroot import wsgi
@@ -23,11 +25,9 @@ def application(environ: dict, start_response):
     return response(request.environ, start_response)
 
 
-def main() -> None:
-    port, threads = int(sys.argv[1]), int(sys.argv[2])
-    server = wsgi.Server(
-        ("127.0.0.1", port), application, numthreads=threads, server_name="bench-hello"
-    )
+def serve(app: Any, port: int, threads: int, name: str) -> None:
+    """Serve ``app`` on 127.0.0.1:``port`` until SIGTERM or SIGINT."""
+    server = wsgi.Server(("127.0.0.1", port), app, numthreads=threads, server_name=name)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
@@ -35,6 +35,10 @@ def main() -> None:
     threading.Thread(target=server.serve, daemon=True).start()
     stopping.wait()
     server.stop()
+
+
+def main() -> None:
+    serve(application, int(sys.argv[1]), int(sys.argv[2]), "bench-hello")
 
 
 if __name__ == "__main__":

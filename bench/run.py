@@ -319,11 +319,13 @@ key_pairs = 10000000
         stop_process(self.proc)
 
 
-class Hello:
-    def __init__(self) -> None:
+class BareApp:
+    """``python -m MODULE PORT THREADS ARGS...`` in a subprocess: a bare app of the bench."""
+
+    def __init__(self, module: str = "bench.hello", *args: str) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.hello", str(self.port), str(THREADS)],
+            [sys.executable, "-m", module, str(self.port), str(THREADS), *args],
             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
         )
         wait_ready(self.port, proc=self.proc)
@@ -626,7 +628,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report["loadavg_start"] = os.getloadavg()
         report["database"] = database.server_version()
         print(f"backend {args.backend} ({report['database']}), workdir {workdir}", flush=True)
-        hello = Hello()
+        hello = BareApp()
         processes.append(hello)
         host = Host(workdir, database.url, "ed25519", "main", fsync)
         processes.append(host)

@@ -1,0 +1,79 @@
+"""The floor app: a keypair import that is nothing but the store's durable create.
+
+``python -m bench.floor_app PORT THREADS CONFIG`` serves, as ``bench.hello``
+serves hello, a bare WebOb app over the keypair store that ``keypairs-api
+--config-file CONFIG`` uses (the same statements, driver and connection
+pool).  A POST of an import body creates the keypair, with the fingerprint
+computed once per key, and answers 201 with JSON; anything else answers
+204.  ``bench.floor`` measures it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import webob
+
+from bench.hello import serve
+
+QUOTA = 10_000_000  # as bench.run's host is configured
+FLOOR_USER = "bench-floor"
+
+
+def floor_application(config: str) -> Any:
+    from keypairs_ext import crypto
+    from keypairs_ext.db.api import KeypairStore
+    from keypairs_ext.host import app, database
+
+    conf = app.make_conf_for_service(["--config-file", config])
+    store = KeypairStore(database.create_facade(conf), database.create_autocommit_engine(conf))
+    fingerprints: dict[str, str] = {}
+
+    def application(environ: dict, start_response: Any) -> Any:
+        request = webob.Request(environ)
+        if request.method != "POST":  # the readiness probe
+            return webob.Response(status=204)(environ, start_response)
+        keypair = json.loads(request.body)["keypair"]
+        public_key = keypair["public_key"]
+        if public_key not in fingerprints:  # once per key: the floor parses nothing
+            fingerprints[public_key] = crypto.parse_openssh_public_key(public_key).fingerprint
+        stored = store.create(
+            None,
+            {
+                "user_id": FLOOR_USER,
+                "name": keypair["name"],
+                "fingerprint": fingerprints[public_key],
+                "public_key": public_key,
+                "type": "ssh",
+            },
+            QUOTA,
+        )
+        view = {
+            "keypair": {
+                "name": stored.name,
+                "public_key": stored.public_key,
+                "fingerprint": stored.fingerprint,
+                "type": stored.type,
+                "user_id": stored.user_id,
+            }
+        }
+        response = webob.Response(
+            body=json.dumps(view).encode(),
+            status=201,
+            content_type="application/json",
+            charset="UTF-8",
+        )
+        return response(request.environ, start_response)
+
+    return application
+
+
+def main() -> None:
+    port, threads, config = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    serve(floor_application(config), port, threads, "bench-floor")
+
+
+if __name__ == "__main__":
+    main()
