@@ -28,7 +28,7 @@ from typing import Any
 
 import webob
 
-from bench.run import KP, POSTGRESQL_SERVER, VERSION, Database, public_keys
+from bench.run import KP, POSTGRESQL_SERVER, VERSION, Database, public_keys, write_host_config
 
 WARMUP = 300
 TIMED = 3000
@@ -40,13 +40,8 @@ def build_api(database_url: str, workdir: str, fsync: bool) -> Any:
     from keypairs_ext.host.cmd.api import _migrate_in_child
 
     config = os.path.join(workdir, "keypairs.conf")
-    with open(config, "w") as f:
-        f.write(
-            f"[DEFAULT]\nstate_path = {workdir}\nlog_file = {workdir}/keypairs-api.log\n"
-            f"[database]\nconnection = {database_url}\nsqlite_synchronous = {fsync}\n"
-            "[keypairs]\ngeneration_algorithm = ed25519\n"
-            "[quota]\nkey_pairs = 10000000\n"
-        )
+    log_file = os.path.join(workdir, "keypairs-api.log")
+    write_host_config(config, workdir, database_url, "ed25519", fsync, log_file)
     conf = app.make_conf_for_service(["--config-file", config])
     _migrate_in_child(conf)
     return app.build(conf).api

@@ -267,6 +267,40 @@ def api_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "keypairs_ext.host.cmd.api"]
 
 
+QUOTA = 10_000_000  # [quota] key_pairs of the bench's hosts: room for every fixture
+
+
+def write_host_config(
+    path: str,
+    workdir: str,
+    url: str,
+    algorithm: str,
+    fsync: bool,
+    log_file: str,
+    port: int | None = None,
+    metadata_port: int | None = None,
+) -> None:
+    """The bench's keypairs-api configuration; the servers' sections only
+    with their ports (an in-process host has no server)."""
+    sections = [f"[DEFAULT]\nstate_path = {workdir}\nlog_file = {log_file}\n"]
+    if port is not None:
+        sections.append(
+            f"[api]\nbind_host = 127.0.0.1\nbind_port = {port}\nthreads = {THREADS}\nworkers = 1\n"
+        )
+    if metadata_port is not None:
+        sections.append(
+            f"[metadata]\nbind_host = 127.0.0.1\nbind_port = {metadata_port}\n"
+            f"shared_secret = {SECRET}\n"
+        )
+    sections += [
+        f"[database]\nconnection = {url}\nsqlite_synchronous = {fsync}\n",
+        f"[keypairs]\ngeneration_algorithm = {algorithm}\n",
+        f"[quota]\nkey_pairs = {QUOTA}\n",
+    ]
+    with open(path, "w") as f:
+        f.write("\n".join(sections))
+
+
 class Host:
     """keypairs-api in a subprocess, configured through a file, as deployed."""
 
@@ -277,34 +311,16 @@ class Host:
         self.metadata_port = free_port()
         self.log = os.path.join(workdir, f"keypairs-api-{label}.log")
         self.config = os.path.join(workdir, f"keypairs-{label}.conf")
-        with open(self.config, "w") as f:
-            f.write(
-                f"""[DEFAULT]
-state_path = {workdir}
-log_file = {self.log}
-
-[api]
-bind_host = 127.0.0.1
-bind_port = {self.port}
-threads = {THREADS}
-workers = 1
-
-[metadata]
-bind_host = 127.0.0.1
-bind_port = {self.metadata_port}
-shared_secret = {SECRET}
-
-[database]
-connection = {url}
-sqlite_synchronous = {fsync}
-
-[keypairs]
-generation_algorithm = {algorithm}
-
-[quota]
-key_pairs = 10000000
-"""
-            )
+        write_host_config(
+            self.config,
+            workdir,
+            url,
+            algorithm,
+            fsync,
+            log_file=self.log,
+            port=self.port,
+            metadata_port=self.metadata_port,
+        )
         self.proc = subprocess.Popen(
             api_command() + ["--config-file", self.config],
             stdout=subprocess.DEVNULL,
