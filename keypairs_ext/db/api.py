@@ -215,19 +215,18 @@ class KeypairStore:
 
     def _rows(self, context: Any, statement: Any, params: dict[str, Any]) -> builtins.list[Any]:
         """A read's rows: on the driver's cursor where there is one for it."""
-        direct_read = self._direct.get(statement)
 
-        def on_driver(compiled: direct.CompiledStatement) -> builtins.list[Any]:
+        def on_driver() -> builtins.list[Any]:
             with direct.driver_cursor(self._autocommit) as cursor:
-                cursor.execute(compiled.sql, compiled.parameters(params))
-                return compiled.rows(cursor.fetchall())
+                fetched = direct.executor(cursor, self._direct)(statement, params).fetchall()
+                return self._direct[statement].rows(fetched)
 
         def through_sqlalchemy() -> builtins.list[Any]:
             with self._reading(context) as connection:
                 return builtins.list(connection.execute(statement, params).all())
 
         return direct.directly_or(
-            functools.partial(on_driver, direct_read) if direct_read else None, through_sqlalchemy
+            on_driver if statement in self._direct else None, through_sqlalchemy
         )
 
     def _on_driver(self, work: Any, *args: Any) -> Any:
