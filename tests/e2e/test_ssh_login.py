@@ -4,25 +4,23 @@ For a generated key of each algorithm and for an imported key: boot a server
 with ``key_name``, read the metadata service as cloud-init does (signed
 instance id), write ``authorized_keys`` from ``public_keys``, and log in to a
 real OpenSSH ``sshd`` on a loopback port with ``ssh -i`` and the private key.
+cloud-init's own OpenStack datasource does the reading and writing
+(:mod:`tests.e2e.guest`).
 """
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import pathlib
 import subprocess
-import time
 
 import pytest
 
-from tests.conftest import need_program
-from tests.e2e.api_process import ApiProcess, free_port
+from tests.e2e.api_process import ApiProcess
+from tests.e2e.guest import Guest, Sshd, need_guest_tools
 
 pytestmark = pytest.mark.e2e
 
-SSHD = "/usr/sbin/sshd"
 EXTENDED = {"OpenStack-API-Version": "compute 2.91, keypairs 1.0"}
 
 
@@ -33,77 +31,9 @@ def api(tmp_path_factory):
     process.stop()
 
 
-class Sshd:
-    def __init__(self, workdir: pathlib.Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.authorized_keys = workdir / "authorized_keys"
-        self.authorized_keys.write_text("")
-        host_key = workdir / "host_ed25519"
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True
-        )
-        self.config = workdir / "sshd_config"
-        self.config.write_text(
-            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
-            f"AuthorizedKeysFile {self.authorized_keys}\nPidFile {workdir}/sshd.pid\n"
-            "StrictModes no\nUsePAM no\nPasswordAuthentication no\n"
-            "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
-            "PermitRootLogin prohibit-password\n"
-            f"AllowUsers {getpass.getuser()}\nLogLevel VERBOSE\n"
-        )
-        os.makedirs("/run/sshd", exist_ok=True)
-        self.process = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(self.config)], stderr=subprocess.PIPE, text=True
-        )
-        for _ in range(100):
-            if (
-                subprocess.run(
-                    ["ssh-keyscan", "-p", str(self.port), "127.0.0.1"], capture_output=True
-                ).returncode
-                == 0
-            ):
-                return
-            time.sleep(0.1)
-        raise RuntimeError("sshd did not start")
-
-    def login(self, private_key: str, name: str) -> subprocess.CompletedProcess:
-        key_file = self.workdir / f"id_{name}"
-        key_file.write_text(private_key)
-        key_file.chmod(0o600)
-        return subprocess.run(
-            [
-                "ssh",
-                "-i",
-                str(key_file),
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "PasswordAuthentication=no",
-                "-p",
-                str(self.port),
-                f"{getpass.getuser()}@127.0.0.1",
-                f"echo logged-in-{name}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory):
-    need_program(SSHD, "openssh-server")
+    need_guest_tools()
     server = Sshd(tmp_path_factory.mktemp("sshd"))
     yield server
     server.stop()
@@ -127,13 +57,9 @@ def boot(api: ApiProcess, key_name: str, token: str = "user1:project1") -> str:
     return body["server"]["id"]
 
 
-def cloud_init_authorized_keys(api: ApiProcess, server_id: str) -> str:
-    """What cloud-init's OpenStack datasource writes: every public_keys value."""
-    status, text = api.metadata("/openstack/latest/meta_data.json", server_id)
-    assert status == 200, text
-    document = json.loads(text)
-    assert document["uuid"] == server_id
-    return "".join(key.rstrip("\n") + "\n" for key in document["public_keys"].values())
+def first_boot(api: ApiProcess, server_id: str, sshd: Sshd, workdir: pathlib.Path) -> Guest:
+    """cloud-init's OpenStack datasource writes the sshd's authorized_keys."""
+    return Guest(api, server_id, sshd, workdir).boot()
 
 
 def generate(api: ApiProcess, name: str, algorithm: str | None) -> dict:
@@ -155,11 +81,12 @@ def generate(api: ApiProcess, name: str, algorithm: str | None) -> dict:
 @pytest.mark.parametrize(
     "algorithm", [None, "ed25519", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "rsa"]
 )
-def test_generated_key_logs_in(api, sshd, algorithm):
+def test_generated_key_logs_in(api, sshd, algorithm, tmp_path):
     name = f"gen-{algorithm or 'default'}"
     keypair = generate(api, name, algorithm)
     server_id = boot(api, name)
-    sshd.authorized_keys.write_text(cloud_init_authorized_keys(api, server_id))
+    guest = first_boot(api, server_id, sshd, tmp_path)
+    assert guest.public_keys == [keypair["public_key"].strip()]
     result = sshd.login(keypair["private_key"], name)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"logged-in-{name}"
@@ -183,20 +110,20 @@ def test_imported_key_logs_in_and_survives_keypair_deletion(api, sshd, tmp_path)
     assert api.request("DELETE", "/os-keypairs/imported", version="2.92")[0] == 204
 
     # The server keeps its snapshot: the old key still arrives and still works.
-    authorized = cloud_init_authorized_keys(api, server_id)
-    assert authorized == public_key
-    sshd.authorized_keys.write_text(authorized)
+    guest = first_boot(api, server_id, sshd, tmp_path / "guest")
+    assert guest.authorized_keys == public_key
+    assert guest.ec2_public_keys == [public_key.strip()]
     result = sshd.login(key_file.read_text(), "imported")
     assert result.returncode == 0, result.stderr
     status, ec2 = api.metadata("/latest/meta-data/public-keys/0/openssh-key", server_id)
     assert (status, ec2) == (200, public_key)
 
 
-def test_a_wrong_key_is_refused_by_sshd(api, sshd):
+def test_a_wrong_key_is_refused_by_sshd(api, sshd, tmp_path):
     mine = generate(api, "mine-only", "ed25519")
     other = generate(api, "not-authorized", "ed25519")
     server_id = boot(api, "mine-only")
-    sshd.authorized_keys.write_text(cloud_init_authorized_keys(api, server_id))
+    first_boot(api, server_id, sshd, tmp_path)
     assert sshd.login(mine["private_key"], "mine").returncode == 0
     refused = sshd.login(other["private_key"], "other")
     assert refused.returncode == 255 and "Permission denied" in refused.stderr
