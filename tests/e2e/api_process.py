@@ -6,25 +6,12 @@ import http.client
 import json
 import os
 import pathlib
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from typing import Any
 
-BIN = pathlib.Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def command(name: str) -> str:
-    path = BIN / name
-    return str(path) if path.exists() else (shutil.which(name) or name)
+from tests.support import command, free_port
 
 
 class ApiProcess:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,8 +20,9 @@ import pytest
 
 from tests.conftest import run_program
 from tests.e2e.api_process import ApiProcess
-from tests.e2e.keystone_server import KeystoneServer, free_port, keystone_available, tools_dir
+from tests.e2e.keystone_server import KeystoneServer, keystone_available, tools_dir
 from tests.e2e.tempest_config import tempest_available
+from tests.support import command, free_port
 
 REQUIRE_TOOLS = "1" in (
     os.environ.get("KEYPAIRS_REQUIRE_SERVERS"),
@@ -111,13 +110,6 @@ def _xdist_group_suffix(config: pytest.Config, items: list[pytest.Item]) -> None
 
 E2E_ROLES = ("admin", "member", "reader")
 E2E_PROJECTS = ("kp-e2e-alpha", "kp-e2e-beta")
-PROJECT_BIN = Path(sys.executable).parent
-
-
-def project_command(name: str) -> str:
-    """A console script of the project's own environment (openstack, nova...)."""
-    path = PROJECT_BIN / name
-    return str(path) if path.exists() else (shutil.which(name) or name)
 
 
 @dataclass
@@ -184,7 +176,7 @@ class ComputeCloud:
         timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
         """``openstack ARGS`` as the user would type it."""
-        cmd = [project_command("openstack")]
+        cmd = [command("openstack")]
         if version:
             cmd += ["--os-compute-api-version", version]
         cmd += list(args)

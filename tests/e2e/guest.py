@@ -35,7 +35,8 @@ import time
 from typing import Any
 
 from tests.conftest import need_program
-from tests.e2e.api_process import ApiProcess, free_port
+from tests.e2e.api_process import ApiProcess
+from tests.support import free_port
 
 SSHD = "/usr/sbin/sshd"
 CLOUD_INIT = "/usr/bin/cloud-init"

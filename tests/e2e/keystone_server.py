@@ -30,7 +30,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -39,6 +38,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from tests.support import free_port
 
 DEFAULT_TOOLS = "/opt/keypairs-e2e"
 LOOPBACK = "127.0.0.1"
@@ -68,13 +69,6 @@ def keystone_available() -> bool:
     """True when the keystone venv of .ci/e2e-tools.sh is there."""
     bin_dir = keystone_venv() / "bin"
     return all(os.access(bin_dir / exe, os.X_OK) for exe in ("keystone-manage", "gunicorn"))
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port that was free on ``host`` a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def _die_with_parent() -> None:
@@ -182,7 +176,7 @@ class KeystoneServer:
         env["PYTHONWARNINGS"] = "ignore"
         return env
 
-    def write_config(self) -> Path:
+    def write_keystone_conf(self) -> Path:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for sub in ("fernet-keys", "credential-keys"):
             (self.workdir / sub).mkdir(mode=0o700, exist_ok=True)
@@ -293,7 +287,7 @@ class KeystoneServer:
         """
         if one_process is None:
             one_process = os.environ.get("KEYSTONE_E2E_MANAGE") != "subprocess"
-        self.write_config()
+        self.write_keystone_conf()
         commands = self.manage_commands()
         base = ["keystone-manage", "--config-file", str(self.conf_path)]
         if not one_process:

@@ -10,7 +10,7 @@ small parser run in the tempest venv over the subunit stream.
 
     ws = TempestWorkspace(tmp_path / "tempest")
     ws.init()
-    ws.write_config(tempest_options(keystone))  # a KeystoneServer
+    ws.write_tempest_conf(tempest_options(keystone))  # a KeystoneServer
     result = ws.run()                            # KEYPAIR_TESTS by default
     assert result.ok, result.summary()
 """
@@ -328,7 +328,7 @@ class TempestWorkspace:
             raise RuntimeError(f"tempest init failed ({res.returncode}):\n{res.stdout.decode()}")
         return self
 
-    def write_config(self, sections: Mapping[str, Mapping[str, str]]) -> Path:
+    def write_tempest_conf(self, sections: Mapping[str, Mapping[str, str]]) -> Path:
         """Write etc/tempest.conf: ``sections`` over the init's defaults
         (log_dir, lock_path inside the workspace)."""
         parser = configparser.ConfigParser(interpolation=None)
@@ -437,5 +437,5 @@ def run_keypair_tests(
     """init + tempest.conf for ``keystone`` + run: the one call a test needs.
     ``options`` go to tempest_options() (microversions, ssh_key_type)."""
     workspace = TempestWorkspace(workdir).init()
-    workspace.write_config(tempest_options(keystone, **options))
+    workspace.write_tempest_conf(tempest_options(keystone, **options))
     return workspace.run(regex, concurrency=concurrency)

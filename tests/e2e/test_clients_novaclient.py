@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     ssh_public_key_of,
     unique,
 )
+from tests.support import microversion_at_least
 
 pytestmark = [
     pytest.mark.e2e,
@@ -41,13 +42,9 @@ def negotiated(cloud: ComputeCloud, account: dict[str, str]) -> str:
     return api_versions.discover_version(probe, api_versions.APIVersion("2.latest")).get_string()
 
 
-def at_least(version: str, low: str) -> bool:
-    return api_versions.APIVersion(version) >= api_versions.APIVersion(low)
-
-
 def boot(nova: Any, key_name: str) -> Any:
     kwargs: dict[str, Any] = {"key_name": key_name}
-    if at_least(nova.api_version.get_string(), "2.37"):
+    if microversion_at_least(nova.api_version.get_string(), "2.37"):
         kwargs["nics"] = "none"
     return nova.servers.create(unique("vm"), "img", "1", **kwargs)
 
@@ -62,7 +59,9 @@ def test_lifecycle(cloud: ComputeCloud, version: str | None, tmp_path: Path) -> 
     version = version or negotiated(cloud, user)
     nova = cloud.nova(user, version)
     # 2.92 allows "@" and "." in names
-    imported_name = unique("nova@imp.example" if at_least(version, "2.92") else "nova-imp")
+    imported_name = unique(
+        "nova@imp.example" if microversion_at_least(version, "2.92") else "nova-imp"
+    )
     _, public_line = ed25519_keypair("me@laptop")
 
     imported = nova.keypairs.create(imported_name, public_key=public_line)
@@ -71,10 +70,12 @@ def test_lifecycle(cloud: ComputeCloud, version: str | None, tmp_path: Path) -> 
     assert imported.fingerprint == md5_fingerprint(public_line)
     assert imported.user_id == user["user_id"]
     assert not hasattr(imported, "private_key")
-    assert getattr(imported, "type", None) == ("ssh" if at_least(version, "2.2") else None)
+    assert getattr(imported, "type", None) == (
+        "ssh" if microversion_at_least(version, "2.2") else None
+    )
 
     names = [imported_name]
-    if at_least(version, "2.92"):
+    if microversion_at_least(version, "2.92"):
         # no server-side generation any more: the raw request is refused
         with pytest.raises(nova_exc.BadRequest):
             nova.client.post("/os-keypairs", body={"keypair": {"name": unique("gen")}})

@@ -28,6 +28,7 @@ from tests.e2e.conftest import (
     ssh_public_key_of,
     unique,
 )
+from tests.support import microversion_at_least
 
 pytestmark = [
     pytest.mark.e2e,
@@ -40,14 +41,10 @@ PINNED = ("2.1", "2.2", "2.10", "2.35")
 SDK_KEYPAIR_VERSION = "2.10"
 
 
-def at_least(version: str, low: str) -> bool:
-    return tuple(map(int, version.split("."))) >= tuple(map(int, low.split(".")))
-
-
 def boot(conn: Any, key_name: str, version: str | None) -> Any:
     """A server with ``key_name``; ``networks`` only where Nova wants it (2.37+)."""
     attrs: dict[str, Any] = {"name": unique("vm"), "image_id": "img", "flavor_id": "1"}
-    if version is None or at_least(version, "2.37"):
+    if version is None or microversion_at_least(version, "2.37"):
         attrs["networks"] = "none"
     return conn.compute.create_server(key_name=key_name, **attrs)
 

@@ -10,7 +10,8 @@ import webob
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
-from tests.e2e.keystone_server import KeystoneServer, free_port
+from tests.e2e.keystone_server import KeystoneServer
+from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -33,12 +33,12 @@ from tests.e2e.conftest import (
     ed25519_keypair,
     key_fields,
     md5_fingerprint,
-    project_command,
     register_compute_in_region,
     ssh_public_key_of,
     unique,
 )
-from tests.e2e.keystone_server import KeystoneServer, free_port
+from tests.e2e.keystone_server import KeystoneServer
+from tests.support import command, free_port, write_config
 
 pytestmark = [
     pytest.mark.e2e,
@@ -51,16 +51,6 @@ QUOTA = 20
 BURST = 50
 
 
-def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
-    path.write_text(
-        "".join(
-            f"[{section}]\n" + "".join(f"{key} = {value}\n" for key, value in options.items())
-            for section, options in sections.items()
-        )
-    )
-    return path
-
-
 class Gunicorn:
     def __init__(self, workdir: Path, config_file: Path) -> None:
         self.workdir = workdir
@@ -69,7 +59,7 @@ class Gunicorn:
         self.error_log = workdir / "error.log"
         self.process = subprocess.Popen(
             [
-                project_command("gunicorn"),
+                command("gunicorn"),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
@@ -147,18 +137,20 @@ def gunicorn_cloud(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[ComputeCloud, Gunicorn]]:
     workdir = tmp_path_factory.mktemp("gunicorn")
-    config = write_config(
-        workdir / "keypairs.conf",
-        api_sections(
-            keystone,
-            DEFAULT={"state_path": workdir / "state"},
-            database={"connection": database_url},
-            quota={"key_pairs": QUOTA},
-            metadata={"enabled": "false"},
-        ),
+    config = Path(
+        write_config(
+            workdir / "keypairs.conf",
+            api_sections(
+                keystone,
+                DEFAULT={"state_path": workdir / "state"},
+                database={"connection": database_url},
+                quota={"key_pairs": QUOTA},
+                metadata={"enabled": "false"},
+            ),
+        )
     )
     synced = subprocess.run(
-        [project_command("keypairs-manage"), "--config-file", str(config), "db", "sync"],
+        [command("keypairs-manage"), "--config-file", str(config), "db", "sync"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -38,6 +38,7 @@ from cryptography.x509.oid import NameOID
 from keypairs_ext.host import app
 from tests.conftest import Client, build_host, fault, run_program
 from tests.functional import response_schemas
+from tests.support import ed25519_line
 
 BACKENDS = ("sqlite", "postgresql")
 #: microversions on both sides of every os-keypairs change
@@ -49,10 +50,6 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def at_least(version: str, low: str) -> bool:
-    return response_schemas.version_key(version) >= response_schemas.version_key(low)
-
-
 # --- keys ------------------------------------------------------------------------
 
 
@@ -60,12 +57,6 @@ def _openssh(key: Any) -> str:
     return key.public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     ).decode("ascii")
-
-
-def ed25519_line(comment: str = "") -> str:
-    """A new Ed25519 OpenSSH public line (no newline)."""
-    line = _openssh(ed25519.Ed25519PrivateKey.generate().public_key())
-    return f"{line} {comment}" if comment else line
 
 
 @functools.cache

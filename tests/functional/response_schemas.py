@@ -25,6 +25,8 @@ from typing import Any
 
 import jsonschema
 
+from tests.support import version_key
+
 #: lowercase colon-separated MD5 (16 bytes, SSH) or SHA-1 (20 bytes, x509)
 FINGERPRINT_PATTERN = r"^[0-9a-f]{2}(:[0-9a-f]{2}){15}$|^[0-9a-f]{2}(:[0-9a-f]{2}){19}$"
 #: ``YYYY-MM-DDTHH:MM:SS.ffffff`` (UTC, no zone suffix), as OpenStack Compute
@@ -177,16 +179,6 @@ FAULT = {
     },
     "additionalProperties": False,
 }
-
-
-#: what "latest" means on the reference host
-LATEST = "2.92"
-
-
-def version_key(version: str) -> tuple[int, int]:
-    """``"2.35"`` -> ``(2, 35)``; ``"latest"`` is the host's maximum."""
-    major, _, minor = (LATEST if version == "latest" else version).partition(".")
-    return int(major), int(minor)
 
 
 def schema_for(operation: str, version: str) -> dict[str, Any]:

@@ -20,48 +20,15 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
-BIN = os.path.dirname(sys.executable)
+from tests.support import command, free_port
+
 PG_BIN = os.environ.get("KEYPAIRS_TEST_PG_BIN", "/usr/lib/postgresql/15/bin")
-
-
-def command(name: str) -> str:
-    path = os.path.join(BIN, name)
-    found = path if os.path.exists(path) else shutil.which(name)
-    assert found, f"{name} is not installed"
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def write_config(path: Any, sections: Mapping[str, Mapping[str, Any]]) -> str:
-    lines = []
-    for section, options in sections.items():
-        lines.append(f"[{section}]")
-        lines.extend(f"{key} = {value}" for key, value in options.items())
-    with open(path, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    return str(path)
-
-
-def ed25519_line() -> str:
-    key = ed25519.Ed25519PrivateKey.generate().public_key()
-    return key.public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode("ascii")
 
 
 def db_sync(config: str) -> None:

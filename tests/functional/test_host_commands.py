@@ -5,48 +5,16 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
 import sqlalchemy as sa
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 
 from keypairs_ext.extension import Keypairs
 from keypairs_ext.host.db import migrate
-
-BIN = os.path.dirname(sys.executable)
-
-
-def head(script_location: str) -> str:
-    config = Config()
-    config.set_main_option("script_location", script_location)
-    return ScriptDirectory.from_config(config).get_current_head()
-
-
-def command(name: str) -> str:
-    path = os.path.join(BIN, name)
-    return path if os.path.exists(path) else shutil.which(name)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def write_config(tmp_path, **sections) -> str:
-    lines = []
-    for section, options in sections.items():
-        lines.append(f"[{section}]")
-        lines.extend(f"{k} = {v}" for k, v in options.items())
-    path = tmp_path / "keypairs.conf"
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
+from tests.support import command, free_port, migration_head, write_config
 
 
 def wait_for(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
@@ -70,7 +38,7 @@ def get(port: int, path: str, headers=None):
 
 
 def test_db_sync_from_empty_and_again(tmp_path, empty_database):
-    config = write_config(tmp_path, database={"connection": empty_database})
+    config = write_config(tmp_path / "keypairs.conf", {"database": {"connection": empty_database}})
     for _ in range(2):
         result = subprocess.run(
             [command("keypairs-manage"), "--config-file", config, "db", "sync"],
@@ -87,8 +55,8 @@ def test_db_sync_from_empty_and_again(tmp_path, empty_database):
         timeout=60,
     )
     assert version.stdout.splitlines() == [
-        f"host: {head(migrate.HOST_MIGRATIONS)}",
-        f"os-keypairs: {head(Keypairs.migrations())}",
+        f"host: {migration_head(migrate.HOST_MIGRATIONS)}",
+        f"os-keypairs: {migration_head(Keypairs.migrations())}",
     ]
     tables = set(sa.inspect(sa.create_engine(empty_database)).get_table_names())
     assert {
@@ -102,9 +70,11 @@ def test_db_sync_from_empty_and_again(tmp_path, empty_database):
 
 def test_db_sync_refuses_an_unknown_extension(tmp_path):
     config = write_config(
-        tmp_path,
-        DEFAULT={"state_path": tmp_path},
-        api={"enabled_extensions": "os-keypairs,os-unknown"},
+        tmp_path / "keypairs.conf",
+        {
+            "DEFAULT": {"state_path": tmp_path},
+            "api": {"enabled_extensions": "os-keypairs,os-unknown"},
+        },
     )
     result = subprocess.run(
         [command("keypairs-manage"), "--config-file", config, "db", "sync"],
@@ -142,10 +112,12 @@ def test_api_serves_on_its_defaults(tmp_path):
 def test_api_with_config_file_and_workers(tmp_path):
     port = free_port()
     config = write_config(
-        tmp_path,
-        DEFAULT={"state_path": tmp_path},
-        api={"bind_port": port, "workers": 2, "threads": 4},
-        metadata={"enabled": "false"},
+        tmp_path / "keypairs.conf",
+        {
+            "DEFAULT": {"state_path": tmp_path},
+            "api": {"bind_port": port, "workers": 2, "threads": 4},
+            "metadata": {"enabled": "false"},
+        },
     )
     process = subprocess.Popen(
         [command("keypairs-api"), "--config-file", config], stderr=subprocess.PIPE, text=True
@@ -162,7 +134,10 @@ def test_api_with_config_file_and_workers(tmp_path):
 
 
 def test_noauth2_refuses_a_public_address(tmp_path):
-    config = write_config(tmp_path, DEFAULT={"state_path": tmp_path}, api={"bind_host": "0.0.0.0"})
+    config = write_config(
+        tmp_path / "keypairs.conf",
+        {"DEFAULT": {"state_path": tmp_path}, "api": {"bind_host": "0.0.0.0"}},
+    )
     result = subprocess.run(
         [command("keypairs-api"), "--config-file", config],
         capture_output=True,
@@ -177,7 +152,7 @@ def test_noauth2_refuses_a_public_address(tmp_path):
 
 def test_wsgi_application_is_importable_for_gunicorn(tmp_path):
     port = free_port()
-    config = write_config(tmp_path, DEFAULT={"state_path": tmp_path})
+    config = write_config(tmp_path / "keypairs.conf", {"DEFAULT": {"state_path": tmp_path}})
     subprocess.run(
         [command("keypairs-manage"), "--config-file", config, "db", "sync"],
         check=True,

@@ -18,11 +18,10 @@ from tests.functional import response_schemas
 from tests.functional.keypairs_helpers import (
     BOUNDARIES,
     KeypairsAPI,
-    at_least,
-    ed25519_line,
     expect_fault,
     md5_fingerprint,
 )
+from tests.support import ed25519_line, microversion_at_least
 
 shared_host = helpers.shared_host
 api = helpers.api
@@ -37,7 +36,7 @@ def expected_view(
 ) -> dict:
     """The create view of an imported key at ``api.version``."""
     view = {"name": name, "public_key": public_key, "fingerprint": fingerprint, "user_id": api.user}
-    if at_least(api.version, "2.2"):
+    if microversion_at_least(api.version, "2.2"):
         view["type"] = key_type
     return view
 

@@ -9,41 +9,18 @@ DATETIME keeps no microseconds unless declared with a precision.
 from __future__ import annotations
 
 import datetime
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 
 from keypairs_ext.extension import Keypairs
 from keypairs_ext.host.db import migrate
 from tests import conftest
 from tests.conftest import Client, fault
-
-BIN = os.path.dirname(sys.executable)
-
-
-def ed25519_line() -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-
-    return (
-        ed25519.Ed25519PrivateKey.generate()
-        .public_key()
-        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-        .decode()
-    )
-
-
-def head(script_location: str) -> str:
-    config = Config()
-    config.set_main_option("script_location", script_location)
-    return ScriptDirectory.from_config(config).get_current_head()
+from tests.support import command, ed25519_line, migration_head
 
 
 @pytest.fixture
@@ -58,7 +35,7 @@ def manage(tmp_path: Any, url: str, *args: str) -> subprocess.CompletedProcess[s
     config = tmp_path / "keypairs.conf"
     config.write_text(f"[database]\nconnection = {url}\n")
     return subprocess.run(
-        [os.path.join(BIN, "keypairs-manage"), "--config-file", str(config), *args],
+        [command("keypairs-manage"), "--config-file", str(config), *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -73,8 +50,8 @@ def test_db_sync_from_empty_and_again(tmp_path: Any, empty_mysql: str) -> None:
         assert result.stdout.strip() == "Migrated to head: host, os-keypairs"
     version = manage(tmp_path, empty_mysql, "db", "version")
     assert version.stdout.splitlines() == [
-        f"host: {head(migrate.HOST_MIGRATIONS)}",
-        f"os-keypairs: {head(Keypairs.migrations())}",
+        f"host: {migration_head(migrate.HOST_MIGRATIONS)}",
+        f"os-keypairs: {migration_head(Keypairs.migrations())}",
     ]
     engine = sa.create_engine(empty_mysql)
     try:

@@ -27,7 +27,7 @@ from keypairs_ext.host import app
 from keypairs_ext.host import conf as host_conf
 from keypairs_ext.host.db import migrate
 from tests.conftest import Client, extension_classes, fault
-from tests.functional import robustness_support as support
+from tests.support import ed25519_line
 
 VERSIONS = ("2.1", "2.10", "2.92")
 IDENTITIES = {
@@ -123,7 +123,7 @@ class Cells:
 
     def ensure_kp1(self) -> None:
         if self.owner.get("/v2.1/os-keypairs/kp1").status_int == 404:
-            body = {"keypair": {"name": "kp1", "public_key": support.ed25519_line()}}
+            body = {"keypair": {"name": "kp1", "public_key": ed25519_line()}}
             created = self.owner.post("/v2.1/os-keypairs", body)
             assert created.status_int == 201, created.text
 
@@ -140,7 +140,7 @@ class Cells:
             return client.get(f"/v2.1/os-keypairs/kp1{query}")
         if operation.startswith("delete"):
             return client.delete(f"/v2.1/os-keypairs/kp1{query}")
-        keypair = {"name": f"made-{next(self.names)}", "public_key": support.ed25519_line()}
+        keypair = {"name": f"made-{next(self.names)}", "public_key": ed25519_line()}
         if for_user1:
             keypair["user_id"] = "user1"
         return client.post("/v2.1/os-keypairs", {"keypair": keypair})

@@ -29,6 +29,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.functional import robustness_support as support
+from tests.support import ed25519_line, free_port, write_config
 
 pytestmark = pytest.mark.postgresql
 
@@ -63,8 +64,8 @@ def setup(tmp_path: Any) -> Iterator[Setup]:
     api = None
     try:
         postgres.start()
-        port, metadata_port = support.free_port(), support.free_port()
-        config = support.write_config(
+        port, metadata_port = free_port(), free_port()
+        config = write_config(
             tmp_path / "keypairs.conf",
             {
                 "DEFAULT": {"state_path": tmp_path},
@@ -130,7 +131,7 @@ class Load:
                     "create",
                     "POST",
                     "/v2.1/os-keypairs",
-                    {"keypair": {"name": name, "public_key": support.ed25519_line()}},
+                    {"keypair": {"name": name, "public_key": ed25519_line()}},
                 ),
                 ("show", "GET", f"/v2.1/os-keypairs/{name}", None),
                 ("list", "GET", "/v2.1/os-keypairs", None),

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from tests import conftest
 from tests.functional import robustness_support as support
+from tests.support import ed25519_line, free_port, write_config
 
 pytestmark = pytest.mark.postgresql
 
@@ -57,8 +58,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     conftest._need(conftest.POSTGRESQL_URL, "PostgreSQL")
     url = conftest.create_database(conftest.POSTGRESQL_URL)
     tmp = tmp_path_factory.mktemp("races")
-    port = support.free_port()
-    config = support.write_config(
+    port = free_port()
+    config = write_config(
         tmp / "keypairs.conf",
         {
             "DEFAULT": {"state_path": tmp},
@@ -109,7 +110,7 @@ def new_user() -> str:
 
 def test_concurrent_creates_of_one_name_leave_exactly_one(deployment: Deployment) -> None:
     user = new_user()
-    keys = [support.ed25519_line() for _ in range(50)]
+    keys = [ed25519_line() for _ in range(50)]
     replies = all_at_once(
         [
             lambda key=key: deployment.call(
@@ -140,7 +141,7 @@ def test_concurrent_imports_never_exceed_the_quota(deployment: Deployment) -> No
             lambda i=i: deployment.call(
                 "POST",
                 "/v2.1/os-keypairs",
-                {"keypair": {"name": f"k{i:03d}", "public_key": support.ed25519_line()}},
+                {"keypair": {"name": f"k{i:03d}", "public_key": ed25519_line()}},
                 user=user,
             )
             for i in range(100)
@@ -156,7 +157,7 @@ def test_concurrent_imports_never_exceed_the_quota(deployment: Deployment) -> No
     assert [k["keypair"]["name"] for k in listed] == created
     assert deployment.rows(user) == (QUOTA, QUOTA)
     # Full means full: one more is refused, and freeing one makes room for one.
-    extra = {"keypair": {"name": "extra", "public_key": support.ed25519_line()}}
+    extra = {"keypair": {"name": "extra", "public_key": ed25519_line()}}
     assert deployment.call("POST", "/v2.1/os-keypairs", extra, user=user).status == 403
     assert deployment.call("DELETE", f"/v2.1/os-keypairs/{created[0]}", user=user).status == 204
     assert deployment.call("POST", "/v2.1/os-keypairs", extra, user=user).status == 201
@@ -171,7 +172,7 @@ def test_concurrent_create_show_delete_of_one_name_never_fail(deployment: Deploy
 
     def run(method: str):
         if method == "POST":
-            body = {"keypair": {"name": "churn", "public_key": support.ed25519_line()}}
+            body = {"keypair": {"name": "churn", "public_key": ed25519_line()}}
             return method, deployment.call(method, "/v2.1/os-keypairs", body, user=user)
         return method, deployment.call(method, "/v2.1/os-keypairs/churn", user=user)
 

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from tests import conftest
 from tests.functional import robustness_support as support
+from tests.support import command, free_port, write_config
 
 ALGORITHMS = ("rsa", "ed25519", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521")
 MARKERS = (b"PRIVATE KEY", b"openssh-key-v1", b"PuTTY-User-Key-File", b'"private_key"')
@@ -56,11 +57,11 @@ class Host:
 
 def start_host(tmp: Path, name: str, database_url: str | None, algorithm: str) -> Host:
     state = tmp / f"state-{name}"
-    port = support.free_port()
+    port = free_port()
     database: dict[str, Any] = {"connection_debug": 100}
     if database_url:
         database["connection"] = database_url
-    config = support.write_config(
+    config = write_config(
         tmp / f"{name}.conf",
         {
             "DEFAULT": {"debug": "true", "state_path": state},
@@ -73,7 +74,7 @@ def start_host(tmp: Path, name: str, database_url: str | None, algorithm: str) -
     log_file = tmp / "logs" / f"{name}.log"
     log_file.parent.mkdir(exist_ok=True)
     service = support.Service(
-        [support.command("keypairs-api"), "--config-file", config, "--log-file", str(log_file)],
+        [command("keypairs-api"), "--config-file", config, "--log-file", str(log_file)],
         port,
         tmp / f"{name}.out",
     )
