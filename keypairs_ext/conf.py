@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
+from keypairs_ext.crypto.algorithms import GENERATABLE_ALGORITHMS, LABELS, RSA_GENERATION_BITS
+
 keypairs_opts: list[cfg.Opt] = [
     cfg.BoolOpt(
         "allow_generation",
@@ -15,7 +17,7 @@ keypairs_opts: list[cfg.Opt] = [
     cfg.StrOpt(
         "generation_algorithm",
         default="rsa",
-        choices=["rsa", "ed25519", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521"],
+        choices=list(GENERATABLE_ALGORITHMS),
         help="Algorithm of server-generated SSH keys. The default, rsa, gives "
         "the PEM 'BEGIN RSA PRIVATE KEY' that Nova clients expect; others "
         "return an OpenSSH private key.",
@@ -23,7 +25,7 @@ keypairs_opts: list[cfg.Opt] = [
     cfg.IntOpt(
         "generation_rsa_bits",
         default=2048,
-        choices=[2048, 3072, 4096],
+        choices=list(RSA_GENERATION_BITS),
         help="Modulus size of generated RSA keys.",
     ),
     cfg.IntOpt(
@@ -47,16 +49,7 @@ keypairs_opts: list[cfg.Opt] = [
     ),
     cfg.ListOpt(
         "allowed_types",
-        default=[
-            "ssh-ed25519",
-            "ecdsa-sha2-nistp256",
-            "ecdsa-sha2-nistp384",
-            "ecdsa-sha2-nistp521",
-            "ssh-rsa",
-            "sk-ssh-ed25519@openssh.com",
-            "sk-ecdsa-sha2-nistp256@openssh.com",
-            "x509",
-        ],
+        default=[*LABELS, "x509"],
         help="Key types accepted on import (OpenSSH type labels, and x509 "
         "for certificates). DSA is never accepted.",
     ),

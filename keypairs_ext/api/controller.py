@@ -26,7 +26,7 @@ class KeypairController:
         self._conf = services.conf
         self._store = store
         self._validate = services.validate
-        self._allowed_algorithms = _algorithms_for_labels(self._conf.keypairs.allowed_types)
+        self._allowed_algorithms = crypto.algorithms_for_labels(self._conf.keypairs.allowed_types)
         self._rsa_pool = RSAKeyPool(
             self._conf.keypairs.rsa_pool_size, self._conf.keypairs.generation_rsa_bits
         )
@@ -233,18 +233,3 @@ def _refuse_generation_options(body: dict[str, Any], why: str = "with a public_k
         raise exception.InvalidKeypair(
             f"{', '.join(given)} only apply to keys the server generates, not {why}"
         )
-
-
-_LABEL_ALGORITHMS = {
-    "ssh-rsa": "rsa",
-    "ssh-ed25519": "ed25519",
-    "ecdsa-sha2-nistp256": "ecdsa-p256",
-    "ecdsa-sha2-nistp384": "ecdsa-p384",
-    "ecdsa-sha2-nistp521": "ecdsa-p521",
-    "sk-ssh-ed25519@openssh.com": "sk-ed25519",
-    "sk-ecdsa-sha2-nistp256@openssh.com": "sk-ecdsa-p256",
-}
-
-
-def _algorithms_for_labels(labels: list[str]) -> list[str]:
-    return [_LABEL_ALGORITHMS[label] for label in labels if label in _LABEL_ALGORITHMS]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import datetime
 import functools
 import hashlib
 import os
@@ -33,12 +32,13 @@ import webob
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
 
+from keypairs_ext.crypto.x509 import self_signed_certificate
 from keypairs_ext.host import app
 from tests.conftest import Client, build_host, fault, run_program
 from tests.functional import response_schemas
 from tests.support import ed25519_line
+from tests.unit.crypto.malformed_keys import ssh_string
 
 BACKENDS = ("sqlite", "postgresql")
 #: microversions on both sides of every os-keypairs change
@@ -75,15 +75,11 @@ def ecdsa_line(curve_bits: int) -> str:
     return _openssh(ec.generate_private_key(curve).public_key())
 
 
-def _ssh_string(data: bytes) -> bytes:
-    return len(data).to_bytes(4, "big") + data
-
-
 def sk_ed25519_line() -> str:
     """A FIDO ``sk-ssh-ed25519@openssh.com`` line (made by hand, as a token would)."""
     label = b"sk-ssh-ed25519@openssh.com"
     point = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes_raw()
-    blob = _ssh_string(label) + _ssh_string(point) + _ssh_string(b"ssh:")
+    blob = ssh_string(label) + ssh_string(point) + ssh_string(b"ssh:")
     return f"{label.decode()} {base64.b64encode(blob).decode()}"
 
 
@@ -94,7 +90,7 @@ def sk_ecdsa_line() -> str:
         .public_key()
         .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     )
-    blob = _ssh_string(label) + _ssh_string(b"nistp256") + _ssh_string(point) + _ssh_string(b"ssh:")
+    blob = ssh_string(label) + ssh_string(b"nistp256") + ssh_string(point) + ssh_string(b"ssh:")
     return f"{label.decode()} {base64.b64encode(blob).decode()}"
 
 
@@ -114,18 +110,7 @@ KEY_FACTORIES = {
 def x509_certificate() -> str:
     """A self-signed PEM certificate (Ed25519, cheap to make)."""
     key = ed25519.Ed25519PrivateKey.generate()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "functional")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, None)
-    )
+    certificate = self_signed_certificate(key, "functional", days=1)
     return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 

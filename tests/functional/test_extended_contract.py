@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import Client, fault, need_program
 from tests.functional import keypairs_helpers as helpers
-from tests.unit.malformed_keys import build_corpus
+from tests.unit.crypto.malformed_keys import build_corpus
 
 shared_host = helpers.shared_host
 

@@ -14,7 +14,7 @@ import webob
 
 from tests.functional import keypairs_helpers as helpers
 from tests.functional.keypairs_helpers import KeypairsAPI, expect_fault
-from tests.unit.malformed_keys import build_corpus
+from tests.unit.crypto.malformed_keys import build_corpus
 
 shared_host = helpers.shared_host
 api = helpers.api

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from tests.unit.malformed_keys import build_corpus
+    from tests.unit.crypto.malformed_keys import build_corpus
 
     @pytest.mark.parametrize(
         "text, reason", [c[1:] for c in build_corpus()],
@@ -29,16 +29,15 @@ craft key blobs of their own.
 from __future__ import annotations
 
 import base64
-import datetime
 import functools
 import os
 import struct
 from typing import NamedTuple
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
+
+from keypairs_ext.crypto.x509 import self_signed_certificate
 
 
 class MalformedKey(NamedTuple):
@@ -90,18 +89,7 @@ def _flip_unused_bits(token: str) -> str:
 
 
 def _certificate_pem(key: ed25519.Ed25519PrivateKey) -> str:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "corpus")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, None)
-    )
+    certificate = self_signed_certificate(key, "corpus", days=1)
     return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
