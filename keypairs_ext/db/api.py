@@ -31,9 +31,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from keypairs_ext import exception
 from keypairs_ext.db import direct
+from keypairs_ext.db.connections import retried, transaction
 from keypairs_ext.db.models import KeyPair, KeyPairUsage
 from keypairs_ext.host.contract import storable
-from keypairs_ext.host.database import retry_on_disconnect, transaction
 
 UNLIMITED = -1
 
@@ -249,7 +249,7 @@ class KeypairStore:
             raise exception.KeypairExists(row["name"]) from exc
         return StoredKeypair(**row)
 
-    @retry_on_disconnect
+    @retried
     def _create_in_one_statement(self, row: dict[str, Any], limit: int) -> int:
         params = dict(row, b_user_id=row["user_id"], b_limit=limit)
         created = direct.directly_or(
@@ -268,7 +268,7 @@ class KeypairStore:
         with self._autocommit.connect() as connection:
             return connection.execute(_CREATE_WITH_QUOTA, params).first()
 
-    @retry_on_disconnect
+    @retried
     def _create_in_transaction(self, row: dict[str, Any], limit: int) -> int:
         return direct.directly_or(
             self._on_driver(self._insert_on_driver, row, limit),
@@ -286,7 +286,7 @@ class KeypairStore:
         with transaction(self._autocommit) as connection:
             return _insert_within_quota(connection, row, limit)
 
-    @retry_on_disconnect
+    @retried
     def get(self, context: Any, user_id: str, name: str) -> StoredKeypair:
         if not (storable(user_id) and storable(name)):
             raise exception.KeypairNotFound(name, user_id)
@@ -295,7 +295,7 @@ class KeypairStore:
             raise exception.KeypairNotFound(name, user_id)
         return StoredKeypair._make(found[0])
 
-    @retry_on_disconnect
+    @retried
     def list(
         self,
         context: Any,
@@ -326,7 +326,7 @@ class KeypairStore:
             with self._db.writer.connection.using(context) as connection:
                 _delete_releasing_quota(connection.execute, user_id, name)
 
-    @retry_on_disconnect
+    @retried
     def _delete_in_transaction(self, user_id: str, name: str) -> None:
         direct.directly_or(
             self._on_driver(self._delete_on_driver, user_id, name),
@@ -341,7 +341,7 @@ class KeypairStore:
         with transaction(self._autocommit) as connection:
             _delete_releasing_quota(connection.execute, user_id, name)
 
-    @retry_on_disconnect
+    @retried
     def list_filtered(
         self,
         context: Any,

@@ -24,7 +24,7 @@ from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 
-from keypairs_ext.host.database import begin_statement
+from keypairs_ext.db.connections import begin_statement
 
 T = TypeVar("T")
 
@@ -114,7 +114,7 @@ def driver_cursor(engine: sa.engine.Engine, transaction: bool = False) -> Iterat
     """A DBAPI cursor on a pooled connection of an autocommit ``engine``.
 
     With ``transaction`` the work is one transaction (begun as
-    :func:`~keypairs_ext.host.database.begin_statement` says), committed
+    :func:`~keypairs_ext.db.connections.begin_statement` says), committed
     when the block ends and rolled back when it raises.  A driver error,
     including a failure to connect, raises :class:`DriverError` once the
     work is undone.

@@ -221,7 +221,10 @@ class HostServices:
     #: own options on it (never on the global ``cfg.CONF``)
     conf: Any
     #: an ``oslo_db.sqlalchemy.enginefacade`` transaction context manager;
-    #: use ``database.reader.using(request.context)`` / ``writer``
+    #: use ``database.reader.using(request.context)`` / ``writer``.  Its
+    #: engines raise oslo.db's exceptions (``DBDuplicateEntry``,
+    #: ``DBDeadlock``, ``DBConnectionError``) and apply every ``[database]``
+    #: option of the host's configuration.
     database: Any
     #: the host's ``oslo_policy.policy.Enforcer``; the extension's rules from
     #: :meth:`Extension.list_rules` are registered on it before construction
@@ -234,11 +237,17 @@ class HostServices:
     #: :class:`Invalid` with OpenStack Compute's wording; compiled schemas
     #: are cached, so pass module-level schema objects
     validate: Callable[[dict, Any], None]
-    #: optional: a SQLAlchemy ``Engine`` on the same database whose
-    #: connections autocommit every statement and are not pinged before use
-    #: (see :func:`keypairs_ext.host.database.create_autocommit_engine`): for
-    #: work that is one statement.  None where the host offers none; use
-    #: ``database`` then.
+    #: optional: a SQLAlchemy ``Engine`` on the same database as ``database``
+    #: for work that is one statement or one short explicit transaction
+    #: (``BEGIN`` ... ``COMMIT`` sent as statements; ``BEGIN IMMEDIATE`` on
+    #: SQLite).  The host promises: its connections are in autocommit mode
+    #: and pooled; they are not pinged before use, so work on them that
+    #: raises ``oslo_db.exception.DBConnectionError`` may be run once more on
+    #: a new connection; its errors are translated by oslo.db's exception
+    #: filters, as ``database``'s are; and each connection gets every
+    #: ``[database]`` session setting ``database``'s connections get (SQLite
+    #: pragmas, MySQL ``sql_mode`` and ``wsrep_sync_wait``).  None where the
+    #: host offers none; use ``database`` then.
     autocommit: Any = None
 
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import os
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from oslo_config import cfg
@@ -14,8 +11,6 @@ from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade, exc_filters
 
 from keypairs_ext.host import conf as host_conf
-
-T = TypeVar("T")
 
 # [database] options that the enginefacade takes as they are.
 _ENGINE_OPTIONS = (
@@ -177,9 +172,9 @@ def create_autocommit_engine(conf: cfg.ConfigOpts) -> sa.engine.Engine | None:
     SQLite.  This engine's connections stay in autocommit mode, are not
     pinged or reset when pooled, and carry oslo.db's exception filters: a
     connection the database dropped raises ``DBConnectionError``, SQLAlchemy
-    then discards the pool's older connections, and callers retry once (see
-    :func:`retry_on_disconnect`).  None for an in-memory SQLite database,
-    which one engine cannot share with another.
+    then discards the pool's older connections, and callers retry once.
+    None for an in-memory SQLite database, which one engine cannot share
+    with another.
     """
     url = host_conf.database_connection(conf)
     sqlite_file = _is_sqlite_file(url)
@@ -210,6 +205,10 @@ def create_autocommit_engine(conf: cfg.ConfigOpts) -> sa.engine.Engine | None:
     _guard_fork(engine)
     if sqlite_file:
         _tune_autocommit_sqlite(engine, conf.database.sqlite_synchronous)
+    if engine.dialect.name == "mysql":
+        _set_mysql_session(
+            engine, conf.database.mysql_sql_mode, conf.database.mysql_wsrep_sync_wait
+        )
     return engine
 
 
@@ -227,65 +226,39 @@ def _guard_fork(engine: sa.engine.Engine) -> None:
             raise sa.exc.DisconnectionError("connection made in another process")
 
 
+def _set_mysql_session(
+    engine: sa.engine.Engine, sql_mode: str | None, wsrep_sync_wait: int | None
+) -> None:
+    """What oslo.db sets on each of the enginefacade's MySQL connections.
+
+    ``wsrep_sync_wait`` makes a Galera node wait until it has applied every
+    write the cluster committed before it answers (read-your-writes across
+    nodes); ``sql_mode`` (``TRADITIONAL`` by default) turns silent
+    truncations into errors.
+    """
+    settings = [
+        (statement, value)
+        for statement, value in (
+            ("SET SESSION sql_mode = %s", sql_mode),
+            ("SET SESSION wsrep_sync_wait = %s", wsrep_sync_wait),
+        )
+        if value is not None
+    ]
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for statement, value in settings:
+            cursor.execute(statement, [value])
+        cursor.close()
+
+
 def _tune_autocommit_sqlite(engine: sa.engine.Engine, synchronous: bool) -> None:
     # What the enginefacade's connections get from _tune_sqlite and oslo.db.
     pragmas = ("foreign_keys = ON",) + (() if synchronous else ("synchronous = OFF",))
     sa.event.listen(
         engine, "connect", lambda dbapi_connection, _: _sqlite_pragmas(dbapi_connection, *pragmas)
     )
-
-
-def begin_statement(engine: sa.engine.Engine) -> str:
-    """``BEGIN``; on SQLite ``BEGIN IMMEDIATE``, which takes the write lock at
-    once (waiting up to ``busy_timeout``) instead of at the first write."""
-    return "BEGIN IMMEDIATE" if engine.dialect.name == "sqlite" else "BEGIN"
-
-
-@contextlib.contextmanager
-def transaction(engine: sa.engine.Engine) -> Iterator[sa.engine.Connection]:
-    """One explicit transaction on a connection of the autocommit engine.
-
-    ``BEGIN`` and ``COMMIT`` are sent as statements: two round trips fewer
-    than the enginefacade's ping and reset on PostgreSQL (see
-    :func:`begin_statement` for SQLite's).  Any exception
-    rolls back; a connection that cannot even roll back is discarded, so a
-    pooled connection never holds an open transaction.
-    """
-    with engine.connect() as connection:
-        connection.exec_driver_sql(begin_statement(engine))
-        try:
-            yield connection
-            connection.exec_driver_sql("COMMIT")
-        except BaseException:
-            try:
-                connection.exec_driver_sql("ROLLBACK")
-            except Exception:
-                connection.invalidate()
-            raise
-
-
-def retry_on_disconnect(function: Callable[..., T]) -> Callable[..., T]:
-    """Run ``function`` again, once, when its connection had been dropped.
-
-    For work on :func:`create_autocommit_engine`'s connections, which are not
-    pinged: after a database restart the first use of each old connection
-    fails, and the retry gets a new one.  Only for work that is safe to
-    repeat: a read, or a write that either committed or did nothing.  (A
-    connection lost while the database answers ``COMMIT`` leaves that
-    unknown; the retry then finds the write done: a 409 for a create, a 404
-    for a delete.)  oslo.db's ``wrap_db_retry`` would do the same, but logs
-    an ERROR with a traceback for every request while the database is down;
-    here the second failure simply propagates, and the API answers 503.
-    """
-
-    @functools.wraps(function)
-    def once_more(*args: Any, **kwargs: Any) -> T:
-        try:
-            return function(*args, **kwargs)
-        except db_exc.DBConnectionError:
-            return function(*args, **kwargs)
-
-    return once_more
 
 
 def writer_engine(facade: Any) -> sa.engine.Engine:

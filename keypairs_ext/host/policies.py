@@ -54,9 +54,13 @@ def build_enforcer(
 
 
 def get_enforcer() -> policy.Enforcer:
-    """oslo.policy.enforcer entry point: the host's and the extension's rules."""
-    from keypairs_ext import policies as keypair_policies
+    """oslo.policy.enforcer entry point: the host's rules and those of the
+    extensions the configuration enables, found through the loader."""
+    from keypairs_ext.host import conf as host_conf
+    from keypairs_ext.host import loader
 
     conf = cfg.ConfigOpts()
-    conf([], project="keypairs_ext")
-    return build_enforcer(conf, keypair_policies.list_rules())
+    host_conf.register_opts(conf)
+    conf([], project="keypairs")
+    classes = loader.select(loader.find_installed(), conf.api.enabled_extensions)
+    return build_enforcer(conf, [rule for cls in classes for rule in cls.list_rules()])

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from keypairs_ext.db import connections
 from keypairs_ext.host import app, database
 from tests.conftest import (
     POSTGRESQL_URL,
@@ -130,11 +131,11 @@ def test_a_failed_transaction_is_rolled_back_and_its_connection_reusable(
         connection.exec_driver_sql("DROP TABLE IF EXISTS tx_probe")
         connection.exec_driver_sql("CREATE TABLE tx_probe (x INTEGER PRIMARY KEY)")
     with pytest.raises(RuntimeError, match="half way"):
-        with database.transaction(engine) as connection:
+        with connections.transaction(engine) as connection:
             connection.exec_driver_sql("INSERT INTO tx_probe VALUES (1)")
             raise RuntimeError("half way")
     # The one pooled connection is back, outside any transaction.
-    with database.transaction(engine) as connection:
+    with connections.transaction(engine) as connection:
         connection.exec_driver_sql("INSERT INTO tx_probe VALUES (2)")
     with engine.connect() as connection:
         rows = connection.exec_driver_sql("SELECT x FROM tx_probe").scalars().all()
