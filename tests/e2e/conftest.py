@@ -444,3 +444,12 @@ def paging_account(cloud: ComputeCloud) -> tuple[dict[str, str], list[str]]:
     names = [f"{prefix}{i:03d}" for i in range(50) for prefix in PAGING_PREFIXES]
     import_keys(cloud, account, names)
     return account, names
+
+
+# --- the Galera cluster and its API hosts (tests/e2e/galera_fixtures.py) ---------
+
+from tests.e2e.galera_fixtures import (  # noqa: E402, F401
+    galera_cluster,
+    galera_database,
+    galera_hosts,
+)
