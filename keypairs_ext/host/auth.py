@@ -19,12 +19,9 @@ from oslo_config import cfg
 
 from keypairs_ext.host import faults
 from keypairs_ext.host.context import RequestContext
+from keypairs_ext.host.faults import Unauthorized
 
 LOG = logging.getLogger(__name__)
-
-
-class Unauthorized(Exception):
-    """No valid credentials: answered as a 401 fault."""
 
 
 class Handshake(Exception):

@@ -21,7 +21,7 @@ from oslo_db import exception as db_exc
 from keypairs_ext.host.context import RequestContext
 from keypairs_ext.host.contract import Extension
 from keypairs_ext.host.db.models import Instance
-from keypairs_ext.host.faults import fault_body
+from keypairs_ext.host.faults import HTTPFault, fault_body
 
 OPENSTACK_VERSIONS = (
     "2012-08-10",
@@ -96,7 +96,7 @@ class MetadataApp:
             return _text("\n".join(EC2_VERSIONS + ("openstack",)))
         try:
             instance = self._instance(request)
-        except _Refused as refused:
+        except HTTPFault as refused:
             return _fault(refused.status, refused.message)
         except db_exc.DBConnectionError:
             return _fault(503, "The metadata database is unavailable.")
@@ -108,16 +108,16 @@ class MetadataApp:
         instance_id = request.headers.get("X-Instance-ID")
         signature = request.headers.get("X-Instance-ID-Signature")
         if not instance_id or not signature:
-            raise _Refused(400, "X-Instance-ID and X-Instance-ID-Signature are required.")
+            raise HTTPFault(400, "X-Instance-ID and X-Instance-ID-Signature are required.")
         if not self._secret or not hmac.compare_digest(
             sign(instance_id, self._secret), signature.strip().lower()
         ):
-            raise _Refused(403, "Invalid proxy request signature.")
+            raise HTTPFault(403, "Invalid proxy request signature.")
         context = RequestContext(is_admin=True, overwrite=False)
         with self._db.reader.using(context) as session:
             instance = session.get(Instance, instance_id)
             if instance is None:
-                raise _Refused(404, "Instance not found.")
+                raise HTTPFault(404, "Instance not found.")
             session.expunge(instance)
         return instance
 
@@ -182,10 +182,3 @@ class MetadataApp:
         if isinstance(node, dict):
             return _text(_listing(node))
         return _text(str(node))
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message

@@ -39,3 +39,36 @@ def test_domain_messages():
 )
 def test_fault_names_follow_compute(status, name):
     assert list(faults.fault_body(status, "m")) == [name]
+
+
+def test_the_hosts_own_errors_are_in_the_same_table():
+    from oslo_policy import policy as oslo_policy
+
+    from keypairs_ext.host.router import MethodNotAllowed
+    from keypairs_ext.host.serialize import UnsupportedMediaType
+
+    assert faults.fault_for(faults.HTTPFault(413, "Request is too large.")) == faults.Fault(
+        413, "Request is too large."
+    )
+    unauthorized = faults.fault_for(faults.Unauthorized())
+    assert (unauthorized.status, unauthorized.versioned) == (401, False)
+    not_allowed = faults.fault_for(MethodNotAllowed(["GET", "POST"]))
+    assert (not_allowed.status, dict(not_allowed.headers)) == (405, {"Allow": "GET, POST"})
+    assert faults.fault_for(UnsupportedMediaType("Unsupported Content-Type a/b")) == (
+        faults.Fault(415, "Unsupported Content-Type a/b")
+    )
+    refused = oslo_policy.PolicyNotAuthorized("os_compute_api:os-keypairs:create", {}, {})
+    assert faults.fault_for(refused) == faults.Fault(
+        403, "Policy doesn't allow os_compute_api:os-keypairs:create to be performed."
+    )
+
+
+def test_a_database_error_is_a_503_only_when_the_database_cannot_serve():
+    import sqlalchemy as sa
+    from oslo_db import exception as db_exc
+
+    lost = db_exc.DBConnectionError(sa.exc.OperationalError("SELECT 1", {}, Exception("gone")))
+    assert faults.fault_for(lost).status == 503
+    # A database error that is not about availability is a bug: no fault, a 500.
+    assert faults.fault_for(db_exc.DBError(ValueError("bad"))) is None
+    assert faults.fault_for(ValueError("bad")) is None

@@ -1,0 +1,238 @@
+"""The compute API application: negotiate, route, call the handler, render.
+
+One request flows through :meth:`ComputeAPI._dispatch`: the compute
+microversion and any extension contract versions are negotiated, the caller
+is authenticated, the route is matched and its handler called with an
+:class:`~keypairs_ext.host.contract.ApiRequest`.  Whatever error ends the
+request is answered through the one table in :mod:`keypairs_ext.host.faults`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qsl
+
+import webob
+from oslo_config import cfg
+from oslo_middleware import sizelimit
+
+from keypairs_ext.host import auth, faults, microversion, serialize, versions
+from keypairs_ext.host.contract import ApiRequest, ApiResponse, Extension, Route, Version
+from keypairs_ext.host.reply import Reply, reply
+from keypairs_ext.host.router import MethodNotAllowed, Router
+
+LOG = logging.getLogger(__name__)
+
+# (prefix, legacy): where every route is mounted
+MOUNTS = (
+    ("/v2.1", False),
+    ("/v2.1/{project_id}", False),
+    ("/v2/{project_id}", True),
+    ("/v1.1/{project_id}", True),
+)
+DISCOVERY = {"": "root", "/": "root", "/v2.1": "v21", "/v2.1/": "v21", "/v2": "v20", "/v2/": "v20"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Mounted:
+    route: Route
+    legacy: bool
+
+
+class ComputeAPI:
+    """The WSGI application behind the middleware."""
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        strategy: Any,
+        extensions: Sequence[Extension],
+        routes: Sequence[Route],
+    ) -> None:
+        self.conf = conf
+        self.max_version = Version.parse(conf.api.max_microversion)
+        self.max_body = conf.api.max_request_body_size
+        self.strategy = strategy
+        self.extensions = list(extensions)
+        self.contracts = [
+            (
+                ext.contract_name,
+                Version.parse(ext.contract_min_version or "1.0"),
+                Version.parse(ext.contract_max_version or "1.0"),
+            )
+            for ext in self.extensions
+            if ext.contract_name
+        ]
+        self.router = Router()
+        # Routes of an extension contract, consulted only for requests that
+        # opted in to it, so that everyone else sees the compatible API.
+        self.contract_routers: dict[str, Router] = {}
+        for route in routes:
+            router = self.router
+            if route.contract:
+                router = self.contract_routers.setdefault(route.contract, Router())
+            for prefix, legacy in MOUNTS:
+                if (route.legacy_only and not legacy) or (route.contract and legacy):
+                    continue
+                router.add(route.method, prefix + route.path, Mounted(route, legacy))
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        request = webob.Request(environ)
+        try:
+            response = self._handle(request)
+        except Exception:  # the last line of defence: never a traceback
+            # PATH_INFO as received: request.path would decode it, and may not.
+            LOG.exception(
+                "Unexpected error serving %s %r", request.method, environ.get("PATH_INFO")
+            )
+            response = self._fault(500, "Unexpected API Error. Please report this.")
+        return response(environ, start_response)
+
+    # --- the flow -----------------------------------------------------------
+
+    def _handle(self, request: webob.Request) -> Reply | webob.Response:
+        try:
+            path = request.path_info
+            _ = request.script_name  # decoded later for URLs: check it now
+        except UnicodeDecodeError:
+            return self._fault(400, "Malformed request URL: the path is not valid UTF-8.")
+        discovery = DISCOVERY.get(path)
+        if discovery is not None:
+            return self._discovery(request, discovery)
+        legacy = path.startswith(("/v2/", "/v1.1/"))
+        media = serialize.choose_response_type(request.environ.get("HTTP_ACCEPT"), legacy)
+        # Filled once the versions are negotiated; faults after that carry them.
+        version_headers: dict[str, str] = {}
+        try:
+            return self._dispatch(request, path, legacy, media, version_headers)
+        except auth.Handshake as handshake:
+            return Reply(204, list(handshake.headers.items()))
+        except Exception as error:
+            fault = faults.fault_for(error)
+            if fault is None:
+                raise
+            headers = {**(version_headers if fault.versioned else {}), **fault.headers}
+            return self._fault(fault.status, fault.message, media, headers)
+
+    def _dispatch(
+        self,
+        request: webob.Request,
+        path: str,
+        legacy: bool,
+        media: str,
+        version_headers: dict[str, str],
+    ) -> Reply:
+        version = microversion.LEGACY_VERSION
+        # The legacy endpoints speak 2.0 only: no extension contracts there.
+        contract_versions: dict[str, Version] = {}
+        if not legacy:
+            requested = microversion.version_headers(request.headers)
+            version = microversion.negotiate(requested, self.max_version)
+            version_headers.update(microversion.response_headers(version))
+            contract_versions = self._contract_versions(requested)
+        if contract_versions:
+            version_headers[microversion.STANDARD_HEADER] += "".join(
+                f", {name} {v}" for name, v in contract_versions.items()
+            )
+        context = self.strategy.context(request)
+        match = self._match(request.method, path, contract_versions)
+        if match is None:
+            raise faults.HTTPFault(404, "The resource could not be found.")
+        mounted: Mounted = match.entry.target
+        params = match.params
+        project_id = params.pop("project_id", None)
+        if project_id is not None and project_id != context.project_id:
+            raise faults.HTTPFault(
+                400,
+                f"Malformed request URL: URL's project_id '{project_id}' doesn't "
+                f"match Context's project_id '{context.project_id}'",
+            )
+        api_request = ApiRequest(
+            context=context,
+            version=version,
+            legacy=legacy,
+            path_params=params,
+            query=parse_qsl(request.query_string, keep_blank_values=True),
+            body=self._body(request, legacy),
+            url=request.path_url,
+            query_string=request.query_string,
+            extension_versions=contract_versions,
+        )
+        result = mounted.route.handler(api_request)
+        return self._render(result, media, version_headers, mounted.route)
+
+    def _match(self, method: str, path: str, contracts: dict[str, Version]) -> Any:
+        for name in contracts:
+            router = self.contract_routers.get(name)
+            if router is not None:
+                try:
+                    match = router.match(method, path)
+                except MethodNotAllowed:
+                    match = None
+                if match is not None:
+                    return match
+        return self.router.match(method, path)
+
+    def _contract_versions(self, headers: dict[str, str]) -> dict[str, Version]:
+        found = {}
+        for name, low, high in self.contracts:
+            version = microversion.negotiate_contract(headers, name, low, high)
+            if version is not None:
+                found[name] = version
+        return found
+
+    def _body(self, request: webob.Request, legacy: bool) -> Any:
+        if request.content_length is not None and request.content_length > self.max_body:
+            raise faults.HTTPFault(413, "Request is too large.")
+        reader = sizelimit.LimitingReader(request.body_file_raw, self.max_body)
+        try:
+            raw = reader.read() if request.content_length or request.is_body_readable else b""
+        except webob.exc.HTTPRequestEntityTooLarge as exc:
+            raise faults.HTTPFault(413, "Request is too large.") from exc
+        return serialize.decode_body(raw, request.content_type, legacy)
+
+    # --- responses ----------------------------------------------------------
+
+    def _render(
+        self, result: ApiResponse, media: str, headers: dict[str, str], route: Route
+    ) -> Reply:
+        body = None
+        if result.body is not None:
+            body = serialize.encode(result.body, media, route.xml_list_item)
+        return reply(result.status, media, body, headers, result.headers)
+
+    def _fault(
+        self,
+        status: int,
+        message: str,
+        media: str = serialize.JSON,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        body = serialize.encode(faults.fault_body(status, message), media)
+        return reply(status, media, body, headers or {})
+
+    def _discovery(self, request: webob.Request, which: str) -> webob.Response:
+        if request.method not in ("GET", "HEAD"):
+            return self._fault(405, "The method specified is not allowed for this resource.")
+        base = request.host_url + request.script_name
+        if which == "root":
+            body = versions.root(base, self.max_version)
+        elif which == "v21":
+            body = versions.v21(base, self.max_version)
+        else:
+            body = versions.v20(base)
+        response = webob.Response(content_type="application/json", charset="UTF-8")
+        response.body = json.dumps(body).encode()
+        return response
+
+    def route_table(self) -> list[tuple[str, str]]:
+        """Every (method, path template) this API serves, discovery included."""
+        discovery = [("GET", "/"), ("GET", "/v2.1/"), ("GET", "/v2/")]
+        table = discovery + self.router.table()
+        for router in self.contract_routers.values():
+            table += router.table()
+        return table
