@@ -27,8 +27,9 @@ import pymysql
 import pytest
 
 from tests import conftest as root
-from tests.e2e.api_process import ApiProcess, command
+from tests.e2e.api_process import ApiProcess
 from tests.e2e.galera_cluster import PROVIDERS, GaleraCluster, Node, provider
+from tests.support import command, write_config
 
 GROUP = "galera"
 QUOTA = 10
@@ -68,16 +69,6 @@ def galera_cluster() -> Iterator[GaleraCluster]:
         yield cluster
     finally:
         cluster.stop()
-
-
-def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
-    path.write_text(
-        "".join(
-            f"[{section}]\n" + "".join(f"{key} = {value}\n" for key, value in options.items())
-            for section, options in sections.items()
-        )
-    )
-    return path
 
 
 @dataclass
