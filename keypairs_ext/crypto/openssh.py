@@ -231,8 +231,9 @@ def _check_allowed(key_type: KeyType, allowed: Collection[str] | None) -> None:
 
 
 def _single_line(text: str) -> str:
-    """The one line of text: only a single final "\\n" may follow it."""
-    line = text[:-1] if text.endswith("\n") else text
+    """The one line of text: only one line end, "\\n" or "\\r\\n", may follow it."""
+    # Notepad and PuTTYgen save "\r\n"; like Nova, one such end is one line.
+    line = text.removesuffix("\r\n") if text.endswith("\r\n") else text.removesuffix("\n")
     if "\n" in line or "\r" in line:
         raise InvalidKeypair(
             "the public key must be a single line; it contains a line break "
@@ -266,8 +267,9 @@ def parse_openssh_public_key(
     """Validate one OpenSSH public-key line, as Nova's import accepts it.
 
     ``text`` is one line ``label base64[ comment]`` (any blanks between the
-    fields), optionally ending in a single ``"\\n"``.  ``allowed_algorithms``
-    (names from ALGORITHMS) restricts the accepted types when given.
+    fields), optionally ending in a single ``"\\n"`` or ``"\\r\\n"``.
+    ``allowed_algorithms`` (names from ALGORITHMS) restricts the accepted
+    types when given.
     """
     check_length(text)
     if not text.strip():

@@ -183,7 +183,12 @@ def _line_break_cases(ed_line: str, rsa_line: str) -> list[MalformedKey]:
         MalformedKey("second-key-crlf", f"{ed_line}\r\n{rsa_line}", "single line"),
         MalformedKey("second-key-cr", f"{ed_line}\r{rsa_line}", "single line"),
         MalformedKey("second-key-lf-trailing-lf", f"{ed_line}\n{rsa_line}\n", "single line"),
-        MalformedKey("trailing-crlf", f"{ed_line}\r\n", "single line"),
+        # One final CRLF is a line end (a key saved on Windows); nothing more is.
+        MalformedKey("two-trailing-crlf", f"{ed_line}\r\n\r\n", "single line"),
+        MalformedKey("crlf-then-blank", f"{ed_line}\r\n ", "single line"),
+        MalformedKey("cr-before-crlf", f"{ed_line}\r\r\n", "single line"),
+        MalformedKey("lf-cr", f"{ed_line}\n\r", "single line"),
+        MalformedKey("cr-in-comment-crlf", f"{ed_line} a\rb\r\n", "single line"),
         MalformedKey("trailing-cr", f"{ed_line}\r", "single line"),
         MalformedKey("two-trailing-lf", f"{ed_line}\n\n", "single line"),
         MalformedKey("leading-lf", f"\n{ed_line}", "single line"),

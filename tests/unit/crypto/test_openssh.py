@@ -108,3 +108,9 @@ def test_malformed_key_is_rejected_with_reason(text: str, reason: str) -> None:
         crypto.parse_openssh_public_key(text)
     assert reason in str(raised.value)
     assert str(raised.value).startswith("Keypair data is invalid: ")
+
+
+def test_one_final_crlf_is_a_line_end(keygen_dir: Path) -> None:
+    line = (keygen_dir / "ed25519.pub").read_text()
+    windows = line.replace("\n", "\r\n")
+    assert crypto.parse_openssh_public_key(windows) == crypto.parse_openssh_public_key(line)
