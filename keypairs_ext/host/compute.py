@@ -43,6 +43,16 @@ class Mounted:
     legacy: bool
 
 
+def _decoded(segment: str) -> str:
+    """A path parameter as the client meant it.
+
+    A WSGI server decodes PATH_INFO; cheroot (as RFC 3986 asks) leaves an
+    encoded slash as ``%2F`` so that it cannot split a segment in two, and
+    the handler would see ``a%2Fb`` for ``a/b``.
+    """
+    return segment.replace("%2F", "/") if "%" in segment else segment
+
+
 class ComputeAPI:
     """The WSGI application behind the middleware."""
 
@@ -143,7 +153,7 @@ class ComputeAPI:
         if match is None:
             raise faults.HTTPFault(404, "The resource could not be found.")
         mounted: Mounted = match.entry.target
-        params = match.params
+        params = {name: _decoded(value) for name, value in match.params.items()}
         project_id = params.pop("project_id", None)
         if project_id is not None and project_id != context.project_id:
             raise faults.HTTPFault(

@@ -260,7 +260,7 @@ def test_rsa_sizes(ext, bits):
         ({"algorithm": "ecdsa-p256", "bits": 384}, "384"),
         ({"algorithm": "dsa"}, "'dsa' is not one of"),
         ({"private_key_format": "jks"}, "'jks' is not one of"),
-        ({"passphrase": ""}, "should be non-empty"),
+        ({"passphrase": ""}, "passphrase. It may not be empty."),
         ({"type": "x509", "algorithm": "rsa"}, "only apply to keys the server generates"),
         ({"public_key": "PLACEHOLDER", "algorithm": "rsa"}, "only apply to keys the server"),
         ({"colour": "blue"}, "('colour' was unexpected)"),

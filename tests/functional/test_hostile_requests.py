@@ -65,8 +65,8 @@ def test_strict_rebuild_still_validates_key_name(client, server_id):
     assert fault(response) == (
         "badRequest",
         400,
-        "Invalid input for field/attribute rebuild/key_name. Value: 0. "
-        "0 is not of type 'string', 'null'",
+        "Invalid input for field/attribute rebuild/key_name. It must be a string or null, "
+        "not an integer.",
     )
 
 
@@ -166,8 +166,10 @@ def test_server_reference_longer_than_255_is_a_400(client, field):
     response = client.post("/v2.1/servers", server(**{field: "r" * 256}))
     name, code, message = fault(response)
     assert (name, code) == ("badRequest", 400)
-    assert message.startswith(f"Invalid input for field/attribute server/{field}. Value: rrr")
-    assert message.endswith(f"'{'r' * 256}' is too long")
+    assert message == (
+        f"Invalid input for field/attribute server/{field}. Value: {'r' * 20}... "
+        "(256 characters). It may be at most 255 characters long."
+    )
 
 
 def test_server_reference_integer_beyond_64_bits_is_a_400(client):
@@ -189,7 +191,7 @@ def test_rebuild_image_reference_longer_than_255_is_a_400(client, server_id):
         f"/v2.1/servers/{server_id}/action", {"rebuild": {"imageRef": "r" * 256}}
     )
     assert fault(response)[:2] == ("badRequest", 400)
-    assert fault(response)[2].endswith(f"'{'r' * 256}' is too long")
+    assert fault(response)[2].endswith("(256 characters). It may be at most 255 characters long.")
 
 
 # --- noauth2 tokens no identity service issues -----------------------------------------

@@ -62,21 +62,31 @@ def test_properties_of_later_microversions_are_unknown(
 @pytest.mark.parametrize(
     "body, message",
     [
-        pytest.param(None, "", id="no-body"),
+        pytest.param(
+            None, "Invalid input: the request has no body; it must be a JSON object.", id="no-body"
+        ),
         pytest.param({}, "'keypair' is a required property", id="empty-object"),
         pytest.param({"keypair": {}}, "'name' is a required property", id="no-name"),
-        pytest.param({"keypair": None}, "is not of type 'object'", id="null-keypair"),
-        pytest.param({"keypair": ["kp"]}, "is not of type 'object'", id="list-keypair"),
-        pytest.param([], "is not of type 'object'", id="list-body"),
-        pytest.param("kp", "is not of type 'object'", id="string-body"),
+        pytest.param(
+            {"keypair": None},
+            "Invalid input for field/attribute keypair. It must be an object, not null.",
+            id="null-keypair",
+        ),
+        pytest.param({"keypair": ["kp"]}, "It must be an object, not an array.", id="list-keypair"),
+        pytest.param(
+            [],
+            "Invalid input: the request body must be a JSON object, not an array.",
+            id="list-body",
+        ),
+        pytest.param("kp", "must be a JSON object, not a string.", id="string-body"),
         pytest.param(
             {"keypair": {"name": "kp", "public_key": 1}},
-            "is not of type 'string'",
+            "keypair/public_key. It must be a string, not an integer.",
             id="integer-key",
         ),
         pytest.param(
             {"keypair": {"name": "kp", "public_key": None}},
-            "is not of type 'string'",
+            "keypair/public_key. It must be a string, not null.",
             id="null-key",
         ),
     ],

@@ -8,12 +8,17 @@ their exact bytes on every backend.
 
 from __future__ import annotations
 
+import http.client
+import json
 import string
+import threading
 
 import pytest
+from cheroot import wsgi
 
 from tests.functional import keypairs_helpers as helpers
 from tests.functional.keypairs_helpers import KeypairsAPI, expect_fault
+from tests.support import free_port
 
 shared_host = helpers.shared_host
 api = helpers.api
@@ -55,9 +60,9 @@ def test_valid_name_round_trips(api: KeypairsAPI, version: str, name: str) -> No
 @pytest.mark.parametrize(
     "name, message",
     [
-        pytest.param("", "name", id="empty"),
-        pytest.param("k" * 256, "is too long", id="256-characters"),
-        pytest.param("\u00e9" * 256, "is too long", id="256-code-points"),
+        pytest.param("", "keypair/name. It may not be empty.", id="empty"),
+        pytest.param("k" * 256, "It may be at most 255 characters long.", id="256-characters"),
+        pytest.param("\u00e9" * 256, "(256 characters)", id="256-code-points"),
         pytest.param(" lead", NAME_MESSAGE, id="leading-space"),
         pytest.param("trail ", NAME_MESSAGE, id="trailing-space"),
         pytest.param(" ", NAME_MESSAGE, id="only-space"),
@@ -77,9 +82,9 @@ def test_valid_name_round_trips(api: KeypairsAPI, version: str, name: str) -> No
         pytest.param("kp\u200b", NAME_MESSAGE, id="zero-width-space"),
         pytest.param("a/b", NAME_MESSAGE, id="slash"),
         pytest.param("..", NAME_MESSAGE, id="dots"),
-        pytest.param(5, "is not of type 'string'", id="integer"),
-        pytest.param(None, "is not of type 'string'", id="null"),
-        pytest.param(["kp"], "is not of type 'string'", id="list"),
+        pytest.param(5, "It must be a string, not an integer.", id="integer"),
+        pytest.param(None, "It must be a string, not null.", id="null"),
+        pytest.param(["kp"], "It must be a string, not an array.", id="list"),
     ],
 )
 @pytest.mark.parametrize("version", ["2.1", "2.91"])
@@ -89,6 +94,19 @@ def test_invalid_name_is_refused(
     api = api.at(version)
     refuse_name(api, name, message)
     assert api.names() == []
+
+
+def test_an_empty_name_is_said_to_be_empty(api: KeypairsAPI) -> None:
+    assert refuse_name(api.at("2.92"), "") == (
+        "Invalid input for field/attribute keypair/name. It may not be empty."
+    )
+
+
+def test_a_long_name_is_shown_once_and_shortened(api: KeypairsAPI) -> None:
+    assert refuse_name(api.at("2.2"), "k" * 300) == (
+        "Invalid input for field/attribute keypair/name. Value: kkkkkkkkkkkkkkkkkkkk... "
+        "(300 characters). It may be at most 255 characters long."
+    )
 
 
 def test_name_message_explains_the_rule(api: KeypairsAPI) -> None:
@@ -206,3 +224,23 @@ def test_duplicate_name_is_a_conflict(api: KeypairsAPI) -> None:
     expect_fault(response, 409, "Key pair 'kp' already exists.")
     assert api.show("kp")["public_key"] == first["public_key"]
     assert api.names() == ["kp"]
+
+
+def test_an_encoded_slash_in_a_served_url_is_a_slash_in_the_answer(host) -> None:
+    """cheroot leaves ``%2F`` encoded in PATH_INFO; the name in the answer is decoded."""
+    port = free_port()
+    server = wsgi.Server(("127.0.0.1", port), host.api, numthreads=2)
+    server.prepare()
+    threading.Thread(target=server.serve, daemon=True).start()
+    try:
+        for path in ("a%2Fb", "a%2fb"):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", f"/v2.1/os-keypairs/{path}", headers={"X-Auth-Token": "u:p"})
+            response = connection.getresponse()
+            assert response.status == 404
+            assert json.loads(response.read()) == {
+                "itemNotFound": {"code": 404, "message": "Keypair a/b not found for user u"}
+            }
+            connection.close()
+    finally:
+        server.stop()
