@@ -9,7 +9,7 @@ from typing import Any
 from keypairs_ext import crypto, exception
 from keypairs_ext.api import extended, schemas, views
 from keypairs_ext.db.api import KeypairStore
-from keypairs_ext.host.contract import ApiRequest, ApiResponse, HostServices
+from keypairs_ext.host.contract import ApiRequest, ApiResponse, HostServices, Invalid
 from keypairs_ext.keypool import RSAKeyPool
 from keypairs_ext.policies import BASE
 
@@ -115,7 +115,12 @@ class KeypairController:
         version, legacy = request.version, request.legacy
         is_extended = _is_extended(request)
         schema = extended.CREATE if is_extended else schemas.create_schema(version, legacy)
-        self._validate(schema, request.body)
+        try:
+            self._validate(schema, request.body)
+        except Invalid as exc:
+            if schema is schemas.CREATE_V292 and str(exc) == schemas.PUBLIC_KEY_REQUIRED:
+                raise Invalid(schemas.PUBLIC_KEY_REQUIRED_FROM_292) from None
+            raise
         body = request.body["keypair"]
         if legacy:
             name = schemas.check_legacy_name(body["name"])

@@ -44,6 +44,13 @@ CREATE_V292 = _create(
     {"name": _NAME, "public_key": _PUBLIC_KEY, "type": _TYPE, "user_id": _USER_ID},
     ["name", "public_key"],
 )
+# Compute's text (Tempest matches on it), then why: generation ended at 2.91.
+PUBLIC_KEY_REQUIRED = "'public_key' is a required property"
+PUBLIC_KEY_REQUIRED_FROM_292 = (
+    f"{PUBLIC_KEY_REQUIRED}: from microversion 2.92 a key pair is imported, "
+    "not generated; send public_key, or request microversion 2.91 or lower "
+    "to have a key pair generated"
+)
 # Legacy v2: what must be there, with anything else tolerated.
 CREATE_V20 = {
     "type": "object",

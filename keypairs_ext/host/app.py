@@ -96,8 +96,14 @@ def make_conf(
     args: Sequence[str] = (),
     default_config_files: Sequence[str] | None = None,
     cli_opts: Sequence[cfg.Opt] = (),
+    prog: str = "keypairs-api",
+    **parser: Any,
 ) -> cfg.ConfigOpts:
-    """A fresh ConfigOpts with the host's options, parsed from ``args``."""
+    """A fresh ConfigOpts with the host's options, parsed from ``args``.
+
+    ``parser`` passes ``description``, ``epilog`` and ``version`` on to the
+    command line's help.
+    """
     conf = cfg.ConfigOpts()
     host_conf.register_opts(conf)
     if cli_opts:
@@ -105,19 +111,22 @@ def make_conf(
     conf(
         list(args),
         project="keypairs",
-        prog="keypairs-api",
+        prog=prog,
         default_config_files=list(default_config_files or []),
+        **parser,
     )
     return conf
 
 
-def make_conf_for_service(args: Sequence[str]) -> cfg.ConfigOpts:
+def make_conf_for_service(
+    args: Sequence[str], prog: str = "keypairs-api", **parser: Any
+) -> cfg.ConfigOpts:
     """Like make_conf, with oslo.log set up from the same configuration."""
     from oslo_log import log as oslo_logging
 
     conf = cfg.ConfigOpts()
     host_conf.register_opts(conf)
     oslo_logging.register_options(conf)
-    conf(list(args), project="keypairs", prog="keypairs-api", default_config_files=[])
+    conf(list(args), project="keypairs", prog=prog, default_config_files=[], **parser)
     oslo_logging.setup(conf, "keypairs")
     return conf

@@ -147,6 +147,39 @@ def _is_sqlite_file(url: str) -> bool:
     return url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:")
 
 
+# Each backend's package extra, and the SQLAlchemy driver name it installs.
+DRIVER_EXTRAS = {"postgresql": ("postgresql", "psycopg"), "mysql": ("mysql", "pymysql")}
+
+
+class MissingDriver(RuntimeError):
+    """The configured database needs a Python driver that is not installed."""
+
+
+def check_driver(url: str) -> None:
+    """Raise MissingDriver, saying what to install, unless ``url``'s driver imports."""
+    try:
+        parsed = sa.engine.make_url(url)
+        dialect = parsed.get_dialect()
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise MissingDriver(f"[database] connection is not a usable database URL: {exc}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        backend = parsed.get_backend_name()
+        module = exc.name or dialect.driver
+        if backend not in DRIVER_EXTRAS:
+            raise MissingDriver(
+                f"the {backend} database driver '{module}' is not installed"
+            ) from None
+        extra, driver = DRIVER_EXTRAS[backend]
+        hint = f"pip install 'keypairs-ext[{extra}]'"
+        if dialect.driver != driver:
+            hint += f" and write the URL as {backend}+{driver}://..."
+        raise MissingDriver(
+            f"the {backend} database driver '{module}' is not installed: {hint}"
+        ) from None
+
+
 def create_facade(conf: cfg.ConfigOpts) -> Any:
     """A started-on-first-use transaction context manager for ``conf``."""
     url = host_conf.database_connection(conf)

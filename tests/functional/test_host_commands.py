@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -180,3 +181,134 @@ def test_wsgi_application_is_importable_for_gunicorn(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def run_command(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        list(args), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+
+
+def test_manage_help_names_itself():
+    result = run_command(command("keypairs-manage"), "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: keypairs-manage ")
+    assert "'db sync' creates or upgrades the database schema" in " ".join(result.stdout.split())
+    assert "keypairs-api" not in result.stdout
+
+
+def test_manage_without_a_command_says_what_is_missing():
+    result = run_command(command("keypairs-manage"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: keypairs-manage ")
+    assert result.stderr.splitlines()[-1] == (
+        "keypairs-manage: error: the following arguments are required: command"
+    )
+    assert "keypairs-api" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("keypairs-manage", "db", "sync"), ("keypairs-api",)],
+    ids=["manage", "api"],
+)
+def test_a_missing_config_file_is_one_line(tmp_path, args):
+    missing = tmp_path / "nowhere.conf"
+    result = run_command(command(args[0]), "--config-file", str(missing), *args[1:])
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"{args[0]}: configuration file not found: {missing} (check the --config-file path)"
+    ]
+
+
+def test_a_port_in_use_is_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_config(
+            tmp_path / "keypairs.conf",
+            {"DEFAULT": {"state_path": tmp_path}, "api": {"bind_port": port}},
+        )
+        result = run_command(command("keypairs-api"), "--config-file", config)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"keypairs-api: 127.0.0.1:{port} is already in use (stop what listens there "
+        "or change [api] bind_host/bind_port)"
+    ]
+
+
+# Run the real command in a Python where the driver cannot be imported, as
+# after a plain ``pip install .`` (None in sys.modules refuses the import).
+WITHOUT_DRIVERS = (
+    "import sys\n"
+    "for name in ('psycopg', 'psycopg2', 'pymysql', 'MySQLdb'): sys.modules[name] = None\n"
+    "sys.argv[0] = {prog!r}\n"
+    "from keypairs_ext.host.cmd.{module} import main\n"
+    "main()\n"
+)
+
+
+@pytest.mark.parametrize(
+    "url, line",
+    [
+        (
+            "postgresql+psycopg://postgres@127.0.0.1:5432/x",
+            "the postgresql database driver 'psycopg' is not installed: "
+            "pip install 'keypairs-ext[postgresql]'",
+        ),
+        (
+            "postgresql://postgres@127.0.0.1:5432/x",
+            "the postgresql database driver 'psycopg' is not installed: "
+            "pip install 'keypairs-ext[postgresql]'",
+        ),
+        (
+            "mysql+pymysql://root@127.0.0.1:3306/x",
+            "the mysql database driver 'pymysql' is not installed: "
+            "pip install 'keypairs-ext[mysql]'",
+        ),
+        (
+            "mysql://root@127.0.0.1:3306/x",
+            "the mysql database driver 'MySQLdb' is not installed: "
+            "pip install 'keypairs-ext[mysql]' and write the URL as mysql+pymysql://...",
+        ),
+    ],
+)
+@pytest.mark.parametrize("prog, module", [("keypairs-manage", "manage"), ("keypairs-api", "api")])
+def test_a_missing_database_driver_names_the_extra(tmp_path, url, line, prog, module):
+    config = write_config(
+        tmp_path / "keypairs.conf",
+        {
+            "DEFAULT": {"state_path": tmp_path},
+            "api": {"bind_port": free_port()},
+            "metadata": {"enabled": "false"},
+            "database": {"connection": url},
+        },
+    )
+    args = ["--config-file", config] + (["db", "sync"] if module == "manage" else [])
+    result = run_command(
+        sys.executable, "-c", WITHOUT_DRIVERS.format(prog=prog, module=module), *args
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"{prog}: {line}"]
+
+
+def test_api_help_describes_the_service_and_its_defaults():
+    result = run_command(command("keypairs-api"), "--help")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert text.startswith("usage: keypairs-api ")
+    assert "Serve the OpenStack Compute-compatible API with the os-keypairs extension" in text
+    assert "the compute API on 127.0.0.1:8774 ([api] bind_host, bind_port)" in text
+    assert "the metadata service on 127.0.0.1:8775 ([metadata] bind_host, bind_port)" in text
+    assert "SQLite under ~/.local/state/keypairs-api ([DEFAULT] state_path;" in text
+    assert "--version" in text
+
+
+@pytest.mark.parametrize("name", ["keypairs-api", "keypairs-manage"])
+def test_version(name):
+    from importlib import metadata
+
+    result = run_command(command(name), "--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == metadata.version("keypairs-ext")

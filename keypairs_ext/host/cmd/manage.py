@@ -7,6 +7,8 @@ import sys
 from oslo_config import cfg
 
 from keypairs_ext.host import app, database, loader
+from keypairs_ext.host import conf as host_conf
+from keypairs_ext.host.cmd import failures
 from keypairs_ext.host.db import migrate
 
 
@@ -43,19 +45,26 @@ def _add_commands(subparsers) -> None:
     version.set_defaults(func=db_version)
 
 
-command_opt = cfg.SubCommandOpt("category", title="Commands", handler=_add_commands)
+command_opt = cfg.SubCommandOpt("command", title="Commands", handler=_add_commands)
+
+PROG = "keypairs-manage"
+DESCRIPTION = (
+    "Operator commands of the keypairs reference host: 'db sync' creates or "
+    "upgrades the database schema of the host and of every enabled extension."
+)
 
 
 def main(argv: list[str] | None = None) -> None:
-    conf = app.make_conf(sys.argv[1:] if argv is None else argv, cli_opts=[command_opt])
-    func = getattr(conf.category, "func", None)
-    if func is None:
-        sys.exit("usage: keypairs-manage [--config-file FILE] db {sync,version}")
-    try:
+    with failures.one_line(PROG):
+        conf = app.make_conf(
+            sys.argv[1:] if argv is None else argv,
+            cli_opts=[command_opt],
+            prog=PROG,
+            description=DESCRIPTION,
+            version=failures.version(),
+        )
+        func = getattr(conf.command, "func", None)
+        if func is None:
+            sys.exit(f"usage: {PROG} [--config-file FILE] db {{sync,version}}")
+        database.check_driver(host_conf.database_connection(conf))
         func(conf)
-    except loader.ExtensionLoadError as exc:
-        sys.exit(f"keypairs-manage: {exc}")
-
-
-if __name__ == "__main__":
-    main()
