@@ -1,36 +1,38 @@
 """Keypair queries.  Uniqueness and quota are decided by the database.
 
 A create is atomic: it raises the user's ``in_use`` only while it is below
-the limit (an upsert whose UPDATE is conditional, which row-locks on
-PostgreSQL and MySQL and holds SQLite's write lock), and inserts the keypair
-under the (user_id, name) unique constraint.  Concurrent creates therefore
-can neither exceed the quota nor share a name, and a failure anywhere leaves
-nothing behind.  On PostgreSQL both are one statement (a data-modifying
-``WITH``) on an autocommit connection: one round trip.  Elsewhere they are
-statements of one transaction.
+the limit (under the usage row's exclusive lock: a conditional upsert on
+PostgreSQL and SQLite, a locking upsert and a conditional UPDATE on
+MySQL), and inserts the keypair under the (user_id, name) unique
+constraint.  Concurrent creates therefore can neither exceed the quota nor
+share a name, and a failure anywhere leaves nothing behind.
 
-Reads go through the host's autocommit engine when it offers one (no
-``BEGIN``/``ROLLBACK`` or ping around a single ``SELECT``), else through
-the enginefacade reader.  On SQLite and PostgreSQL a create runs on the
-driver's cursor (:mod:`keypairs_ext.db.direct`), and again through
-SQLAlchemy when the driver refuses it, so that oslo.db names the error.
+Every write (create, delete) takes one path: one transaction on the host's
+autocommit engine when it offers one (``BEGIN``/``COMMIT`` sent as
+statements), else on the enginefacade writer, run through SQLAlchemy Core
+so that oslo.db names each error (a duplicate, a deadlock, a lost
+connection), under the store's one retry policy
+(:func:`keypairs_ext.db.connections.retried`).  Only the statements differ
+by dialect: on PostgreSQL the quota and the row are one statement.
+
+Reads go through the autocommit engine too (no ``BEGIN``/``ROLLBACK`` or
+ping around a single ``SELECT``), else through the enginefacade reader.
 """
 
 from __future__ import annotations
 
 import builtins
 import collections
+import contextlib
 import datetime
-import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from keypairs_ext import exception
-from keypairs_ext.db import direct
 from keypairs_ext.db.connections import retried, transaction
 from keypairs_ext.db.models import KeyPair, KeyPairUsage
 from keypairs_ext.host.contract import storable
@@ -127,33 +129,18 @@ _CREATE_WITH_QUOTA = (
     .add_cte(_TAKEN)
     .returning(_KP.c.id)
 )
-# SQLite: the row on its own, its id from the cursor.
-_INSERT_ROW = sa.insert(_KP).values(
-    {c.name: sa.bindparam(c.name, type_=c.type) for c in _CREATED_COLUMNS}
+# MySQL / MariaDB: lock the usage row (creating it at 0 if need be), then a
+# conditional UPDATE.  ``INSERT ... ON DUPLICATE KEY UPDATE`` takes the row's
+# exclusive lock at once, where ``INSERT IGNORE`` took a shared one: two
+# creates holding it shared then both waited for the exclusive lock the
+# UPDATE needs, and InnoDB killed one (error 1213).
+_LOCK_USAGE = (
+    mysql.insert(_USAGE)
+    .values(user_id=sa.bindparam("b_user_id"), in_use=0)
+    .on_duplicate_key_update(in_use=_USAGE.c.in_use)
 )
-# MySQL / MariaDB: make sure the usage row exists, then a conditional UPDATE.
-_ENSURE_USAGE = (
-    sa.insert(_USAGE).values(user_id=sa.bindparam("b_user_id"), in_use=0).prefix_with("IGNORE")
-)
 
-
-# Dialects with the quota upsert, whose hot statements run on the driver's cursor.
-_DIRECT_DIALECTS = ("postgresql", "sqlite")
-
-
-def _compiled_for_driver(dialect: Any) -> dict[Any, direct.CompiledStatement]:
-    """The hot statements of ``dialect``, compiled, by their Core statement."""
-    # A create. PostgreSQL: one statement; SQLite: the upsert, then the row.
-    creates = (
-        (_CREATE_WITH_QUOTA,)
-        if dialect.name == "postgresql"
-        else (_TAKE_UPSERT["sqlite"], _INSERT_ROW)
-    )
-    statements = (*creates, _GET, _MARKER_EXISTS, *_LIST.values(), _RELEASE, _DELETE)
-    return {statement: direct.CompiledStatement(statement, dialect) for statement in statements}
-
-
-# ``execute(statement, params)``: a SQLAlchemy connection's, or direct.executor's.
+# ``execute(statement, params)``: a SQLAlchemy connection's.
 _Execute = Callable[[Any, dict[str, Any]], Any]
 
 
@@ -163,7 +150,7 @@ def _take_quota(execute: _Execute, dialect: str, user_id: str, limit: int) -> No
     if upsert is not None:
         result = execute(upsert, params)
     else:
-        execute(_ENSURE_USAGE, params)
+        execute(_LOCK_USAGE, params)
         take = _TAKE_BELOW if limit != UNLIMITED else _TAKE
         result = execute(take, params)
     if result.rowcount != 1:
@@ -171,6 +158,14 @@ def _take_quota(execute: _Execute, dialect: str, user_id: str, limit: int) -> No
 
 
 def _insert_within_quota(connection: Any, row: dict[str, Any], limit: int) -> int:
+    """The create's statements on ``connection``; the new row's id."""
+    if connection.dialect.name == "postgresql":
+        created = connection.execute(
+            _CREATE_WITH_QUOTA, dict(row, b_user_id=row["user_id"], b_limit=limit)
+        ).first()
+        if created is None:
+            raise exception.KeypairLimitExceeded()
+        return created[0]
     _take_quota(connection.execute, connection.dialect.name, row["user_id"], limit)
     return connection.execute(_INSERT, row).inserted_primary_key[0]
 
@@ -200,12 +195,9 @@ class KeypairStore:
     def __init__(self, database: Any, autocommit: Any = None) -> None:
         self._db = database
         self._autocommit = autocommit
+        # PostgreSQL's create is one statement: its own transaction.
         dialect = autocommit.dialect.name if autocommit is not None else None
-        self._one_statement_create = dialect == "postgresql"
-        # Empty where there is no driver path (MySQL, or no autocommit engine).
-        self._direct = (
-            _compiled_for_driver(autocommit.dialect) if dialect in _DIRECT_DIALECTS else {}
-        )
+        self._create_is_one_statement = dialect == "postgresql"
 
     def _reading(self, context: Any) -> Any:
         """A connection for reads."""
@@ -213,77 +205,40 @@ class KeypairStore:
             return self._autocommit.connect()
         return self._db.reader.connection.using(context)
 
+    @contextlib.contextmanager
+    def _writing(self, context: Any, one_statement: bool = False) -> Iterator[Any]:
+        """A connection whose work commits when the block ends, or none of it.
+
+        On an autocommit connection one statement is its own transaction:
+        ``BEGIN`` and ``COMMIT`` around it would be two more round trips.
+        """
+        if self._autocommit is None:
+            with self._db.writer.connection.using(context) as connection:
+                yield connection
+        elif one_statement:
+            with self._autocommit.connect() as connection:
+                yield connection
+        else:
+            with transaction(self._autocommit) as connection:
+                yield connection
+
     def _rows(self, context: Any, statement: Any, params: dict[str, Any]) -> builtins.list[Any]:
-        """A read's rows: on the driver's cursor where there is one for it."""
-
-        def on_driver() -> builtins.list[Any]:
-            with direct.driver_cursor(self._autocommit) as cursor:
-                fetched = direct.executor(cursor, self._direct)(statement, params).fetchall()
-                return self._direct[statement].rows(fetched)
-
-        def through_sqlalchemy() -> builtins.list[Any]:
-            with self._reading(context) as connection:
-                return builtins.list(connection.execute(statement, params).all())
-
-        return direct.directly_or(
-            on_driver if statement in self._direct else None, through_sqlalchemy
-        )
-
-    def _on_driver(self, work: Any, *args: Any) -> Any:
-        """``work`` bound to ``args`` where this store has a driver path, else None."""
-        return functools.partial(work, *args) if self._direct else None
+        with self._reading(context) as connection:
+            return builtins.list(connection.execute(statement, params).all())
 
     def create(self, context: Any, values: dict[str, Any], limit: int) -> StoredKeypair:
         if limit == 0:
             raise exception.KeypairLimitExceeded()
         row = {**_UNSET_FACTS, **values, "created_at": _now(), "updated_at": None}
         try:
-            if self._one_statement_create:
-                row["id"] = self._create_in_one_statement(row, limit)
-            elif self._autocommit is not None:
-                row["id"] = self._create_in_transaction(row, limit)
-            else:
-                with self._db.writer.connection.using(context) as connection:
-                    row["id"] = _insert_within_quota(connection, row, limit)
+            row["id"] = self._insert(context, row, limit)
         except db_exc.DBDuplicateEntry as exc:
             raise exception.KeypairExists(row["name"]) from exc
         return StoredKeypair(**row)
 
     @retried
-    def _create_in_one_statement(self, row: dict[str, Any], limit: int) -> int:
-        params = dict(row, b_user_id=row["user_id"], b_limit=limit)
-        created = direct.directly_or(
-            self._on_driver(self._create_on_driver, params),
-            functools.partial(self._create_through_sqlalchemy, params),
-        )
-        if created is None:
-            raise exception.KeypairLimitExceeded()
-        return created[0]
-
-    def _create_on_driver(self, params: dict[str, Any]) -> Any:
-        with direct.driver_cursor(self._autocommit) as cursor:
-            return direct.executor(cursor, self._direct)(_CREATE_WITH_QUOTA, params).fetchone()
-
-    def _create_through_sqlalchemy(self, params: dict[str, Any]) -> Any:
-        with self._autocommit.connect() as connection:
-            return connection.execute(_CREATE_WITH_QUOTA, params).first()
-
-    @retried
-    def _create_in_transaction(self, row: dict[str, Any], limit: int) -> int:
-        return direct.directly_or(
-            self._on_driver(self._insert_on_driver, row, limit),
-            functools.partial(self._insert_through_sqlalchemy, row, limit),
-        )
-
-    def _insert_on_driver(self, row: dict[str, Any], limit: int) -> int:
-        # SQLite (PostgreSQL creates in one statement): the id is the cursor's lastrowid.
-        with direct.driver_cursor(self._autocommit, transaction=True) as cursor:
-            execute = direct.executor(cursor, self._direct)
-            _take_quota(execute, self._autocommit.dialect.name, row["user_id"], limit)
-            return execute(_INSERT_ROW, row).lastrowid
-
-    def _insert_through_sqlalchemy(self, row: dict[str, Any], limit: int) -> int:
-        with transaction(self._autocommit) as connection:
+    def _insert(self, context: Any, row: dict[str, Any], limit: int) -> int:
+        with self._writing(context, self._create_is_one_statement) as connection:
             return _insert_within_quota(connection, row, limit)
 
     @retried
@@ -320,25 +275,11 @@ class KeypairStore:
     def delete(self, context: Any, user_id: str, name: str) -> None:
         if not (storable(user_id) and storable(name)):
             raise exception.KeypairNotFound(name, user_id)
-        if self._autocommit is not None:
-            self._delete_in_transaction(user_id, name)
-        else:
-            with self._db.writer.connection.using(context) as connection:
-                _delete_releasing_quota(connection.execute, user_id, name)
+        self._delete(context, user_id, name)
 
     @retried
-    def _delete_in_transaction(self, user_id: str, name: str) -> None:
-        direct.directly_or(
-            self._on_driver(self._delete_on_driver, user_id, name),
-            functools.partial(self._delete_through_sqlalchemy, user_id, name),
-        )
-
-    def _delete_on_driver(self, user_id: str, name: str) -> None:
-        with direct.driver_cursor(self._autocommit, transaction=True) as cursor:
-            _delete_releasing_quota(direct.executor(cursor, self._direct), user_id, name)
-
-    def _delete_through_sqlalchemy(self, user_id: str, name: str) -> None:
-        with transaction(self._autocommit) as connection:
+    def _delete(self, context: Any, user_id: str, name: str) -> None:
+        with self._writing(context) as connection:
             _delete_releasing_quota(connection.execute, user_id, name)
 
     @retried

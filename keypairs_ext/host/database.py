@@ -48,47 +48,51 @@ def _pool_sizes(options: dict[str, Any]) -> tuple[int, int, int]:
     )
 
 
-def _tune_sqlite(pool_options: dict[str, Any]) -> Any:
-    def tune(engine: sa.engine.Engine) -> None:
-        if engine.dialect.name != "sqlite":
-            return
-        # (oslo.db's own listener adds foreign_keys and synchronous.)
+class SQLiteFilePool(sa.engine.CreateEnginePlugin):
+    """Keep the enginefacade's SQLite file connections open between requests.
+
+    oslo.db puts a NullPool on SQLite files, so every transaction opened the
+    file and ran the connect-time PRAGMAs again (1 ms, against 0.1 ms for a
+    transaction on an open connection).  This SQLAlchemy engine plugin,
+    named in the URL the enginefacade is configured with, gives that engine
+    a QueuePool (the pool SQLAlchemy itself uses for SQLite files) with the
+    ``[database]`` pool sizes, carried as URL parameters and removed before
+    the driver sees them, and our PRAGMAs before its first connection
+    (oslo.db's own listener adds foreign_keys and synchronous).  The
+    connections are made with ``check_same_thread=false`` (see
+    create_facade): one is used by one thread at a time.
+    """
+
+    NAME = "keypairs_sqlite_file_pool"
+    _SIZES = {"pool_size": "kp_pool_size", "max_overflow": "kp_max_overflow"}
+    _TIMEOUT = "kp_pool_timeout"
+
+    def __init__(self, url: sa.engine.URL, kwargs: dict[str, Any]) -> None:
+        super().__init__(url, kwargs)
+        kwargs["poolclass"] = sa.pool.QueuePool
+        for argument, parameter in self._SIZES.items():
+            kwargs[argument] = int(url.query[parameter])  # type: ignore[arg-type]
+        kwargs["pool_timeout"] = float(url.query[self._TIMEOUT])  # type: ignore[arg-type]
+
+    def update_url(self, url: sa.engine.URL) -> sa.engine.URL:
+        return url.difference_update_query([*self._SIZES.values(), self._TIMEOUT])
+
+    def engine_created(self, engine: sa.engine.Engine) -> None:
         sa.event.listen(
             engine, "connect", lambda dbapi_connection, _: _sqlite_pragmas(dbapi_connection)
         )
-        _pool_sqlite_file(engine, pool_options)
 
-    return tune
+    @classmethod
+    def parameters(cls, options: dict[str, Any]) -> str:
+        """The URL parameters that name this plugin with the pool's sizes."""
+        size, overflow, timeout = _pool_sizes(options)
+        return (
+            f"plugin={cls.NAME}&{cls._SIZES['pool_size']}={size}"
+            f"&{cls._SIZES['max_overflow']}={overflow}&{cls._TIMEOUT}={timeout}"
+        )
 
 
-def _pool_sqlite_file(engine: sa.engine.Engine, options: dict[str, Any]) -> None:
-    """Keep SQLite file connections open between requests.
-
-    oslo.db puts a NullPool on SQLite files, so every transaction opened the
-    file and ran the connect-time PRAGMAs again (milliseconds per request).
-    A QueuePool, SQLAlchemy's own default for SQLite files, reuses them; the
-    connections are made with ``check_same_thread=false`` (see
-    create_facade), as one is used by one thread at a time.  The listeners
-    already registered (oslo.db's and ours) stay on the new pool.
-    """
-    old = engine.pool
-    if not isinstance(old, sa.pool.NullPool):
-        return
-    size, overflow, timeout = _pool_sizes(options)
-    engine.pool = sa.pool.QueuePool(
-        old._creator,
-        pool_size=size,
-        max_overflow=overflow,
-        timeout=timeout,
-        recycle=old._recycle,
-        echo=old.echo,
-        logging_name=old._orig_logging_name,
-        reset_on_return=old._reset_on_return,
-        pre_ping=old._pre_ping,
-        _dispatch=old.dispatch,
-        dialect=old._dialect,
-    )
-    old.dispose()
+sa.dialects.plugins.register(SQLiteFilePool.NAME, __name__, SQLiteFilePool.__name__)
 
 
 # oslo.db wraps a lost connection in DBConnectionError, but its pattern for a
@@ -188,10 +192,12 @@ def create_facade(conf: cfg.ConfigOpts) -> Any:
         os.makedirs(os.path.dirname(url.split("?")[0][len("sqlite:///") :]) or ".", exist_ok=True)
     facade = enginefacade.transaction_context()
     options = _engine_options(conf, url, sqlite_file)
+    if sqlite_file:
+        parameters = (options.get("connection_parameters"), SQLiteFilePool.parameters(options))
+        options["connection_parameters"] = "&".join(p for p in parameters if p)
     # thread_checkin (on by default) sleeps at every pool check-in so that
     # eventlet greenthreads can run; real threads need no such yield.
     facade.configure(connection=url, sqlite_fk=True, thread_checkin=False, **options)
-    facade.append_on_engine_create(_tune_sqlite(options))
     return facade
 
 
@@ -287,7 +293,7 @@ def _set_mysql_session(
 
 
 def _tune_autocommit_sqlite(engine: sa.engine.Engine, synchronous: bool) -> None:
-    # What the enginefacade's connections get from _tune_sqlite and oslo.db.
+    # What the enginefacade's connections get from SQLiteFilePool and oslo.db.
     pragmas = ("foreign_keys = ON",) + (() if synchronous else ("synchronous = OFF",))
     sa.event.listen(
         engine, "connect", lambda dbapi_connection, _: _sqlite_pragmas(dbapi_connection, *pragmas)

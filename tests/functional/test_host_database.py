@@ -165,3 +165,84 @@ def test_a_database_that_is_down_is_an_error_once_not_a_log_of_tracebacks(
         store.get(oslo_context.RequestContext(), "user", "kp")
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
     engine.dispose()
+
+
+def _settings(connection: Any, dialect: str) -> tuple:
+    if dialect == "sqlite":
+        return tuple(
+            connection.exec_driver_sql(f"PRAGMA {pragma}").scalar()
+            for pragma in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")
+        )
+    return tuple(
+        connection.exec_driver_sql(
+            "SELECT @@SESSION.sql_mode, @@SESSION.wsrep_sync_wait, @@SESSION.autocommit"
+        ).one()
+    )
+
+
+def _every_engine(host: app.Host) -> dict[str, Any]:
+    return {
+        "writer": host.database.writer.get_engine(),
+        "reader": host.database.reader.get_engine(),
+        "autocommit": host.autocommit,
+    }
+
+
+def test_every_connection_gets_the_mysql_session_options(tmp_path: Any, mysql_url: str) -> None:
+    """[database] mysql_sql_mode and mysql_wsrep_sync_wait, read back from a
+    connection of each engine the host opens (the store uses the autocommit one)."""
+    host = build_host(
+        mysql_url,
+        str(tmp_path),
+        database__mysql_sql_mode="TRADITIONAL,ANSI_QUOTES",
+        database__mysql_wsrep_sync_wait=3,
+    )
+    try:
+        for name, engine in _every_engine(host).items():
+            with engine.connect() as connection:
+                sql_mode, sync_wait, _ = _settings(connection, "mysql")
+            assert "ANSI_QUOTES" in sql_mode.split(","), name
+            assert "STRICT_ALL_TABLES" in sql_mode.split(","), name  # part of TRADITIONAL
+            assert sync_wait == 3, name
+        with host.autocommit.connect() as connection:  # and it still autocommits
+            assert _settings(connection, "mysql")[2] == 1
+    finally:
+        host.close()
+
+
+def test_the_mysql_defaults_apply_to_the_autocommit_engine_too(
+    tmp_path: Any, mysql_url: str
+) -> None:
+    host = build_host(mysql_url, str(tmp_path))
+    try:
+        found = {}
+        for name, engine in _every_engine(host).items():
+            with engine.connect() as connection:
+                found[name] = _settings(connection, "mysql")[:2]
+        # oslo.db's default sql_mode, TRADITIONAL, on each; wsrep_sync_wait untouched.
+        assert len(set(found.values())) == 1, found
+        assert "STRICT_ALL_TABLES" in found["autocommit"][0].split(","), found
+    finally:
+        host.close()
+
+
+def test_sqlite_file_connections_are_pooled_with_the_same_pragmas(tmp_path: Any) -> None:
+    host = build_host(
+        f"sqlite:///{tmp_path}/pooled.sqlite", str(tmp_path), database__max_pool_size=3
+    )
+    try:
+        writer = host.database.writer.get_engine()
+        assert isinstance(writer.pool, sa.pool.QueuePool)
+        assert writer.pool.size() == 3
+        found = {}
+        for name, engine in _every_engine(host).items():
+            with engine.connect() as connection:
+                found[name] = _settings(connection, "sqlite")
+                opened = connection.connection.dbapi_connection
+            with engine.connect() as connection:  # the same connection, kept open
+                assert connection.connection.dbapi_connection is opened, name
+        assert set(found.values()) == {("wal", 30000, 1, 2)}, found
+        # Nothing of the pool's settings reached the driver as a connect argument.
+        assert "plugin" not in str(writer.url)
+    finally:
+        host.close()

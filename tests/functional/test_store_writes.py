@@ -4,13 +4,41 @@ database, and nothing kept when the work fails."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from keypairs_ext.db import api
+from keypairs_ext.host import app
+from tests import conftest
 from tests.conftest import Client
 from tests.functional import keypairs_helpers as helpers
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "psycopg2", "mysql"])
+def make_host(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Callable[..., app.Host]]:
+    """Hosts on each of the three backends (MariaDB too: its writes take
+    statements of their own), and on PostgreSQL through both drivers the
+    host supports (psycopg 3 and psycopg2)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/keypairs.sqlite"
+    else:
+        url = request.getfixturevalue("mysql_url" if request.param == "mysql" else "postgresql_url")
+        conftest._prepare_shared(url)
+        if request.param == "psycopg2":
+            psycopg2 = sa.engine.make_url(url).set(drivername="postgresql+psycopg2")
+            url = psycopg2.render_as_string(hide_password=False)
+    hosts: list[app.Host] = []
+
+    def build(**overrides: Any) -> app.Host:
+        hosts.append(conftest.build_host(url, str(tmp_path), **overrides))
+        return hosts[-1]
+
+    yield build
+    for host in hosts:
+        host.close()
 
 
 def test_a_create_stores_what_sqlalchemy_reads_back(make_host: Any) -> None:
