@@ -23,7 +23,10 @@ import argparse
 import tempfile
 from typing import Any
 
-from bench.run import FULL, KP, BareApp, Database, Host, Op, public_keys, sequential
+from bench.database import Database
+from bench.measure import FULL, sequential
+from bench.operations import KP, Op, public_keys
+from bench.processes import BareApp, Host
 
 
 def measure(args: argparse.Namespace) -> None:

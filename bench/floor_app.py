@@ -17,7 +17,7 @@ from typing import Any
 import webob
 
 from bench.hello import serve
-from bench.run import QUOTA
+from bench.processes import QUOTA
 
 FLOOR_USER = "bench-floor"
 

@@ -28,7 +28,9 @@ from typing import Any
 
 import webob
 
-from bench.run import KP, POSTGRESQL_SERVER, VERSION, Database, public_keys, write_host_config
+from bench.database import POSTGRESQL_SERVER, Database
+from bench.operations import KP, VERSION, public_keys
+from bench.processes import write_host_config
 
 WARMUP = 300
 TIMED = 3000
