@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import traceback
 from typing import Any
 
+import oslo_db
 import sqlalchemy as sa
 from oslo_config import cfg
 from oslo_db import exception as db_exc
@@ -248,6 +251,9 @@ def create_autocommit_engine(conf: cfg.ConfigOpts) -> sa.engine.Engine | None:
         _set_mysql_session(
             engine, conf.database.mysql_sql_mode, conf.database.mysql_wsrep_sync_wait
         )
+    if conf.database.connection_trace:
+        _trace_comments(engine)
+    _log_statements(conf.database.connection_debug)
     return engine
 
 
@@ -290,6 +296,36 @@ def _set_mysql_session(
         for statement, value in settings:
             cursor.execute(statement, [value])
         cursor.close()
+
+
+def _trace_comments(engine: sa.engine.Engine) -> None:
+    """``[database] connection_trace``: each statement ends in a comment naming
+    the three calls that led to it, as oslo.db adds on its own engines."""
+    libraries = tuple(os.path.dirname(module.__file__ or "") for module in (sa, oslo_db))
+
+    @sa.event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _comment(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+    ) -> tuple[str, Any]:
+        stack = traceback.extract_stack()
+        first = next((i for i, f in enumerate(stack) if f.filename.startswith(libraries)), 0)
+        if first:
+            trace = "; ".join(
+                f"File: {f.filename} ({f.lineno}) {f.name}" for f in stack[first - 3 : first]
+            )
+            statement = f"{statement}  -- {trace}"
+        return statement, parameters
+
+
+def _log_statements(connection_debug: int) -> None:
+    """``[database] connection_debug``: SQLAlchemy's statement log at oslo.db's
+    levels (100: statements and rows, 50: statements), for every engine."""
+    level = logging.WARNING
+    if connection_debug >= 100:
+        level = logging.DEBUG
+    elif connection_debug >= 50:
+        level = logging.INFO
+    logging.getLogger("sqlalchemy.engine").setLevel(level)
 
 
 def _tune_autocommit_sqlite(engine: sa.engine.Engine, synchronous: bool) -> None:

@@ -246,3 +246,37 @@ def test_sqlite_file_connections_are_pooled_with_the_same_pragmas(tmp_path: Any)
         assert "plugin" not in str(writer.url)
     finally:
         host.close()
+
+
+def test_connection_trace_and_debug_apply_to_every_engine(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path}/traced.sqlite"
+    # Migrated first: oslo.db's trace comment breaks SQLite's ALTER TABLE.
+    build_host(url, str(tmp_path)).close()
+    host = build_host(
+        url,
+        str(tmp_path),
+        database__connection_trace=True,
+        database__connection_debug=50,
+    )
+    try:
+        sent: dict[str, list[str]] = {}
+        for name, engine in _every_engine(host).items():
+            statements = sent.setdefault(name, [])
+            sa.event.listen(
+                engine,
+                "after_cursor_execute",
+                lambda _c, _cur, statement, *_, into=statements: into.append(statement),
+            )
+            with engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1").all()
+        # The store's writes still run with the comments (BEGIN IMMEDIATE too).
+        client = Client(host.api, token="user1:project1", version="2.92")
+        body = {"keypair": {"name": "kp", "public_key": helpers.ed25519_line()}}
+        assert client.post("/v2.1/os-keypairs", body).status_int == 201
+        assert client.delete("/v2.1/os-keypairs/kp").status_int == 204
+        for name, statements in sent.items():
+            assert statements and all("  -- File: " in s for s in statements), (name, statements)
+        assert logging.getLogger("sqlalchemy.engine").level == logging.INFO
+    finally:
+        host.close()
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
