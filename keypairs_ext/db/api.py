@@ -45,7 +45,7 @@ def _now() -> datetime.datetime:
 
 
 # Statements are built once: building them per request cost more than
-# running them.  Work goes through enginefacade *connections* (Core), not ORM
+# running them.  Work goes through SQLAlchemy *connections* (Core), not ORM
 # sessions: nothing here needs identity maps or unit-of-work flushes.
 _KP = cast(sa.Table, KeyPair.__table__)
 _USAGE = cast(sa.Table, KeyPairUsage.__table__)
