@@ -139,7 +139,7 @@ def start_hosts(
     hosts = []
     for index, node in enumerate(nodes, start=1):
         directory = workdir / f"host{index}"
-        directory.mkdir()
+        directory.mkdir(parents=True)
         hosts.append(ApiProcess(directory, **host_sections(database.url(node), **extra)))
     with ThreadPoolExecutor(len(hosts)) as pool:
         started = [pool.submit(host.start) for host in hosts]
