@@ -53,6 +53,13 @@ keypairs_opts: list[cfg.Opt] = [
         help="Key types accepted on import (OpenSSH type labels, and x509 "
         "for certificates). DSA is never accepted.",
     ),
+    cfg.BoolOpt(
+        "extended_notifications",
+        default=True,
+        help="Send the extended contract's own events (keypairs_ext payloads "
+        "on the versioned topics) beside OpenStack Compute's. False sends "
+        "the compatible stream only.",
+    ),
 ]
 
 quota_opts: list[cfg.Opt] = [

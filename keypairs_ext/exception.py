@@ -44,6 +44,7 @@ class KeypairExists(Conflict):
 
     def __init__(self, name: str) -> None:
         super().__init__(name=name)
+        self.name = name
 
 
 class KeypairNotFound(NotFound):
@@ -51,6 +52,8 @@ class KeypairNotFound(NotFound):
 
     def __init__(self, name: str, user_id: str) -> None:
         super().__init__(name=name, user_id=user_id)
+        self.name = name
+        self.user_id = user_id
 
 
 class KeypairLimitExceeded(QuotaExceeded):

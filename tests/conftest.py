@@ -22,7 +22,7 @@ import sqlalchemy as sa
 import webob
 from oslo_policy import opts as policy_opts
 
-from keypairs_ext.host import app, database
+from keypairs_ext.host import app, database, notifications
 from keypairs_ext.host import conf as host_conf
 from keypairs_ext.host.db import migrate
 
@@ -178,9 +178,11 @@ def build_host(database_url: str, state_path: str, **overrides: Any) -> app.Host
         host_conf.register_keystone_opts(conf)
     if any(key.startswith("oslo_policy__") for key in overrides):
         policy_opts.set_defaults(conf)
+    if any(key.startswith("oslo_messaging") for key in overrides):
+        notifications.register_bus_opts(conf)
     for key, value in overrides.items():
         group, _, name = key.partition("__")
-        conf.set_override(name, value, group=group)
+        conf.set_override(name, value, group=None if group == "DEFAULT" else group)
     host = app.build(conf)
     migrate.sync(host.database.writer.get_engine(), [type(e) for e in host.extensions])
     return host

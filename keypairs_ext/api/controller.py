@@ -6,7 +6,7 @@ import logging
 import uuid
 from typing import Any
 
-from keypairs_ext import crypto, exception
+from keypairs_ext import crypto, exception, notifications
 from keypairs_ext.api import extended, schemas, views
 from keypairs_ext.db.api import KeypairStore
 from keypairs_ext.host.contract import ApiRequest, ApiResponse, HostServices, Invalid
@@ -29,6 +29,9 @@ class KeypairController:
         self._allowed_algorithms = crypto.algorithms_for_labels(self._conf.keypairs.allowed_types)
         self._rsa_pool = RSAKeyPool(
             self._conf.keypairs.rsa_pool_size, self._conf.keypairs.generation_rsa_bits
+        )
+        self._events = notifications.KeypairEvents(
+            services.notifier, self._conf.keypairs.extended_notifications
         )
 
     # --- helpers ------------------------------------------------------------
@@ -106,8 +109,25 @@ class KeypairController:
         params = schemas.check_query(request.query, request.version, index=False)
         user_id = self._target_user(request, params.get("user_id"))
         self._authorize(request, "delete", user_id)
-        self._store.delete(request.context, user_id, request.path_params["name"])
-        LOG.info("Deleted keypair %s of user %s", request.path_params["name"], user_id)
+        name = request.path_params["name"]
+        context = request.context
+        args = {"user_id": user_id, "key_name": name}
+        with self._events.operation(context, "delete_key_pair", args) as call:
+            call.legacy("delete", "start")
+            # The versioned events show the stored key: Nova reads it first,
+            # so a missing key has no versioned start.
+            stored = None
+            if self._events.versioned:
+                found = self._store.get(context, user_id, name)
+                stored = notifications.keypair_fields(
+                    user_id, name, found.fingerprint, found.public_key, found.type
+                )
+                call.versioned("delete", "start", stored)
+            self._store.delete(context, user_id, name)
+            if stored is not None:
+                call.versioned("delete", "end", stored)
+            call.legacy("delete", "end")
+        LOG.info("Deleted keypair %s of user %s", name, user_id)
         status = 204 if not request.legacy and request.version.matches("2.2") else 202
         return ApiResponse(status)
 
@@ -131,37 +151,62 @@ class KeypairController:
         user_id = self._target_user(request, body.get("user_id"))
         self._authorize(request, "create", user_id)
 
+        public_key = body.get("public_key")
+        importing = public_key is not None
+        # Refusals of the request itself come before any event, as Nova's
+        # schema refusals do.
+        if importing and is_extended:
+            _refuse_generation_options(body)
+        if not importing:
+            self._check_generation_allowed()
+            if is_extended and key_type == "x509":
+                _refuse_generation_options(body, "for x509 key pairs")
+        context = request.context
+        action = "import" if importing else "create"
+        args: dict[str, Any] = {"user_id": user_id, "key_name": name}
+        if importing:
+            args["public_key"] = public_key
+        args["key_type"] = key_type
         private_key = None
-        if body.get("public_key") is not None:
-            if is_extended:
-                _refuse_generation_options(body)
-                parsed, public_text = self._parse_extended(body["public_key"], key_type)
+        with self._events.operation(context, f"{action}_key_pair", args) as call:
+            if self._events.on:
+                self._refuse_over_quota(context, user_id)
+            call.start(action, notifications.keypair_fields(user_id, name, None, public_key, key_type))
+            if importing:
+                if is_extended:
+                    parsed, public_text = self._parse_extended(public_key, key_type)
+                else:
+                    public_text = public_key
+                    parsed = self._parse(public_text, key_type)
             else:
-                public_text = body["public_key"]
-                parsed = self._parse(public_text, key_type)
-        else:
-            if is_extended:
-                generated = self._generate_extended(body, key_type, user_id)
-            else:
-                generated = self._generate(key_type, user_id)
-            public_text, parsed, private_key = (
-                generated.public_text,
-                generated.public_key,
-                generated.private_key,
+                if is_extended:
+                    generated = self._generate_extended(body, key_type, user_id)
+                else:
+                    generated = self._generate(key_type, user_id)
+                public_text, parsed, private_key = (
+                    generated.public_text,
+                    generated.public_key,
+                    generated.private_key,
+                )
+            keypair = self._store.create(
+                context,
+                {
+                    "user_id": user_id,
+                    "name": name,
+                    "fingerprint": parsed.fingerprint,
+                    "public_key": public_text,
+                    "type": key_type,
+                    "uuid": str(uuid.uuid4()),
+                    **extended.facts(parsed),
+                },
+                self._conf.quota.key_pairs,
             )
-        keypair = self._store.create(
-            request.context,
-            {
-                "user_id": user_id,
-                "name": name,
-                "fingerprint": parsed.fingerprint,
-                "public_key": public_text,
-                "type": key_type,
-                "uuid": str(uuid.uuid4()),
-                **extended.facts(parsed),
-            },
-            self._conf.quota.key_pairs,
-        )
+            call.end(
+                action,
+                notifications.keypair_fields(
+                    user_id, name, keypair.fingerprint, keypair.public_key, key_type
+                ),
+            )
         LOG.info(
             "Created keypair %s (%s %s) for user %s",
             name,
@@ -198,13 +243,24 @@ class KeypairController:
         )
         return parsed, parsed.openssh_line
 
-    def _generate_extended(self, body: dict[str, Any], key_type: str, user_id: str) -> Any:
+    def _refuse_over_quota(self, context: Any, user_id: str) -> None:
+        """Nova refuses a create over quota before its first event.
+
+        The create itself enforces the quota atomically; this read only
+        orders the refusal as Nova's consumers see it.
+        """
+        limit = self._conf.quota.key_pairs
+        if limit != -1 and self._store.in_use(context, user_id) >= limit:
+            raise exception.KeypairLimitExceeded()
+
+    def _check_generation_allowed(self) -> None:
         if not self._conf.keypairs.allow_generation:
             raise exception.InvalidKeypair(
                 "this cloud does not generate key pairs; import a public_key instead"
             )
+
+    def _generate_extended(self, body: dict[str, Any], key_type: str, user_id: str) -> Any:
         if key_type == "x509":
-            _refuse_generation_options(body, "for x509 key pairs")
             return crypto.generate_x509_keypair(user_id)
         return crypto.generate_ssh_keypair(
             algorithm=body.get("algorithm", extended.DEFAULT_ALGORITHM),
@@ -217,10 +273,6 @@ class KeypairController:
         )
 
     def _generate(self, key_type: str, user_id: str) -> Any:
-        if not self._conf.keypairs.allow_generation:
-            raise exception.InvalidKeypair(
-                "this cloud does not generate key pairs; import a public_key instead"
-            )
         if key_type == "x509":
             return crypto.generate_x509_keypair(user_id)
         algorithm = self._conf.keypairs.generation_algorithm

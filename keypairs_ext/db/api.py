@@ -97,6 +97,7 @@ _USER = _USAGE.c.user_id == sa.bindparam("b_user_id")
 _TAKE = sa.update(_USAGE).where(_USER).values(in_use=_USAGE.c.in_use + 1)
 _TAKE_BELOW = _TAKE.where(_USAGE.c.in_use < sa.bindparam("b_limit"))
 _RELEASE = sa.update(_USAGE).where(_USER).values(in_use=_USAGE.c.in_use - 1)
+_IN_USE = sa.select(_USAGE.c.in_use).where(_USAGE.c.user_id == sa.bindparam("user_id"))
 
 
 # Quota in one statement: create the usage row at 1, or raise it by one
@@ -271,6 +272,14 @@ class KeypairStore:
             params["marker"] = marker
         statement = _LIST[(marker is not None, limit is not None)]
         return builtins.list(map(ListedKeypair._make, self._rows(context, statement, params)))
+
+    @retry_on_disconnect
+    def in_use(self, context: Any, user_id: str) -> int:
+        """The user's keypairs as the quota counts them."""
+        if not storable(user_id):
+            return 0
+        with self._reading(context) as connection:
+            return connection.execute(_IN_USE, {"user_id": user_id}).scalar() or 0
 
     def delete(self, context: Any, user_id: str, name: str) -> None:
         if not (storable(user_id) and storable(name)):

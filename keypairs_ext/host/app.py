@@ -16,10 +16,10 @@ from typing import Any
 
 from oslo_config import cfg
 
-from keypairs_ext.host import auth, database, loader, policies, validation
+from keypairs_ext.host import auth, database, loader, notifications, policies, validation
 from keypairs_ext.host import conf as host_conf
 from keypairs_ext.host.compute import ComputeAPI
-from keypairs_ext.host.contract import Extension, HostServices, Version
+from keypairs_ext.host.contract import Extension, HostServices, Notifier, Version
 from keypairs_ext.host.extensions_api import ExtensionsController
 from keypairs_ext.host.middleware import RequestEdge
 from keypairs_ext.host.servers import ServersController
@@ -36,16 +36,23 @@ class Host:
     extensions: list[Extension]
     database: Any
     autocommit: Any = None
+    notifier: Any = None
 
     def close(self) -> None:
-        """Close the database connections this host holds."""
+        """Close the database connections and the message bus this host holds."""
+        if self.notifier is not None:
+            self.notifier.close()
         self.database.writer.get_engine().dispose()
         if self.autocommit is not None:
             self.autocommit.dispose()
 
 
 def _services(
-    conf: cfg.ConfigOpts, facade: Any, enforcer: Any, autocommit: Any = None
+    conf: cfg.ConfigOpts,
+    facade: Any,
+    enforcer: Any,
+    autocommit: Any = None,
+    notifier: Any = None,
 ) -> HostServices:
     return HostServices(
         conf=conf,
@@ -55,18 +62,23 @@ def _services(
         max_limit=conf.api.max_limit,
         validate=validation.validate,
         autocommit=autocommit,
+        notifier=notifier if notifier is not None else Notifier(),
     )
 
 
 def load_extensions(
-    conf: cfg.ConfigOpts, facade: Any, enforcer: Any, autocommit: Any = None
+    conf: cfg.ConfigOpts,
+    facade: Any,
+    enforcer: Any,
+    autocommit: Any = None,
+    notifier: Any = None,
 ) -> tuple[list[Extension], dict[str, str]]:
     installed = loader.find_installed()
     classes = loader.select(installed, conf.api.enabled_extensions)
     for cls in classes:
         cls.register_opts(conf)
         enforcer.register_defaults(list(cls.list_rules()))
-    services = _services(conf, facade, enforcer, autocommit)
+    services = _services(conf, facade, enforcer, autocommit, notifier)
     extensions = [loader.instantiate(cls, services) for cls in classes]
     disabled = loader.disabled_server_properties(installed, conf.api.enabled_extensions)
     return extensions, disabled
@@ -77,7 +89,8 @@ def build(conf: cfg.ConfigOpts) -> Host:
     facade = database.create_facade(conf)
     autocommit = database.create_autocommit_engine(conf)
     enforcer = policies.build_enforcer(conf)
-    extensions, disabled = load_extensions(conf, facade, enforcer, autocommit)
+    notifier = notifications.build_notifier(conf)
+    extensions, disabled = load_extensions(conf, facade, enforcer, autocommit, notifier)
     servers = ServersController(facade, enforcer, extensions, validation.validate, disabled)
     routes = ExtensionsController(extensions).routes() + servers.routes()
     for ext in extensions:
@@ -89,7 +102,7 @@ def build(conf: cfg.ConfigOpts) -> Host:
     from keypairs_ext.host.metadata import MetadataApp
 
     metadata = MetadataApp(conf, facade, extensions)
-    return Host(conf, api, metadata, compute, extensions, facade, autocommit)
+    return Host(conf, api, metadata, compute, extensions, facade, autocommit, notifier)
 
 
 def make_conf(

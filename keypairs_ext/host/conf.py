@@ -8,6 +8,8 @@ from oslo_config import cfg
 from oslo_db import options as db_options
 from oslo_middleware import http_proxy_to_wsgi
 
+from keypairs_ext.host import notifications
+
 MIN_VERSION = "2.1"
 MAX_VERSION = "2.92"
 
@@ -99,6 +101,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(api_opts, group="api")
     conf.register_opts(metadata_opts, group="metadata")
     conf.register_opts(http_proxy_to_wsgi.OPTS, group="oslo_middleware")
+    notifications.register_opts(conf)
     db_options.set_defaults(conf)
 
 
@@ -131,6 +134,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("metadata", metadata_opts),
         ("database", db_options.database_opts),
         ("oslo_middleware", list(http_proxy_to_wsgi.OPTS)),
+        *notifications.list_opts(),
     ]
     opts.extend(policy_opts.list_opts())
     opts.extend(auth_token.list_opts())

@@ -210,6 +210,47 @@ class ServerHookInput:
     contribution: dict[str, Any]
 
 
+# --- Notifications -------------------------------------------------------------
+
+#: OpenStack Compute's unversioned stream: publisher ``api.<host>``, the
+#: topics of ``[oslo_messaging_notifications] topics``, free-form payloads
+LEGACY = "legacy"
+#: the versioned stream: publisher ``nova-api:<host>``, the topics of
+#: ``[notifications] versioned_notifications_topics``, payloads in the
+#: ``nova_object`` envelope
+VERSIONED = "versioned"
+
+
+class Notifier:
+    """The host's message bus, as an extension sees it.
+
+    The host owns the broker connection and its configuration; the extension
+    says what happened, in order, and never waits on the bus: a host hands
+    events over in the background and bounds how long a request may wait
+    for them.  ``context`` is the request's context: the host sends a
+    redacted copy (never the caller's token).  ``payload`` must be plain
+    JSON data.  This base class sends nothing; it is what a host without a
+    bus offers.
+    """
+
+    def enabled(self, stream: str) -> bool:
+        """Whether events of ``stream`` (:data:`LEGACY` or :data:`VERSIONED`) are sent."""
+        return False
+
+    def notify(
+        self,
+        context: Any,
+        stream: str,
+        event_type: str,
+        payload: Mapping[str, Any],
+        priority: str = "INFO",
+    ) -> None:
+        """Publish one event on ``stream`` with ``priority`` (``INFO``, ``ERROR``...)."""
+
+    def close(self) -> None:
+        """Send what is waiting (briefly) and close the broker connection."""
+
+
 # --- What the host offers -----------------------------------------------------
 
 
@@ -249,6 +290,9 @@ class HostServices:
     #: pragmas, MySQL ``sql_mode`` and ``wsrep_sync_wait``).  None where the
     #: host offers none; use ``database`` then.
     autocommit: Any = None
+    #: the message bus (:class:`Notifier`); the base class, which sends
+    #: nothing, where the host has none or none is configured
+    notifier: Notifier = dataclasses.field(default_factory=Notifier)
 
 
 # --- The extension -------------------------------------------------------------
