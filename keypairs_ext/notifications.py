@@ -154,10 +154,9 @@ class Operation:
         kind: type[BaseException] | None,
         error: BaseException | None,
         tb: types.TracebackType | None,
-    ) -> bool:
+    ) -> None:
         if isinstance(error, Exception) and self.events.on:
             self._failed(error)
-        return False
 
     def _failed(self, error: Exception) -> None:
         name, code = _nova_error(error)
@@ -202,11 +201,10 @@ def _error_kwargs(error: Exception) -> dict[str, Any]:
 
 def _raised_at(error: Exception) -> dict[str, str]:
     """Module and function of the frame that raised ``error``."""
-    frame = None
-    for frame, _ in traceback.walk_tb(error.__traceback__):
-        pass
-    if frame is None:
+    frames = list(traceback.walk_tb(error.__traceback__))
+    if not frames:
         return {"module_name": __name__, "function_name": "unknown"}
+    frame = frames[-1][0]
     return {
         "module_name": frame.f_globals.get("__name__", "unknown"),
         "function_name": frame.f_code.co_name,

@@ -171,7 +171,9 @@ class KeypairController:
         with self._events.operation(context, f"{action}_key_pair", args) as call:
             if self._events.on:
                 self._refuse_over_quota(context, user_id)
-            call.start(action, notifications.keypair_fields(user_id, name, None, public_key, key_type))
+            call.start(
+                action, notifications.keypair_fields(user_id, name, None, public_key, key_type)
+            )
             if importing:
                 if is_extended:
                     parsed, public_text = self._parse_extended(public_key, key_type)

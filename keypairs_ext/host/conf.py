@@ -122,6 +122,7 @@ def database_connection(conf: cfg.ConfigOpts) -> str:
 def set_defaults(conf: cfg.ConfigOpts | None = None) -> None:
     """oslo.config.opts.defaults hook for the sample generator."""
     db_options.set_defaults(conf or cfg.CONF)
+    notifications.set_bus_defaults()
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:

@@ -100,16 +100,22 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(notification_opts, group="notifications")
 
 
+def set_bus_defaults() -> None:
+    """Nova's exchange as the default of oslo.messaging's ``control_exchange``."""
+    import oslo_messaging
+
+    oslo_messaging.set_transport_defaults(control_exchange=EXCHANGE)
+
+
 def register_bus_opts(conf: cfg.ConfigOpts) -> None:
     """oslo.messaging's options (transport, driver, topics, rabbit...).
 
     Imports oslo.messaging, so the host calls it only where a configuration
     file has an ``[oslo_messaging_notifications]`` section.
     """
-    import oslo_messaging
     from oslo_messaging import opts as messaging_opts
 
-    oslo_messaging.set_transport_defaults(control_exchange=EXCHANGE)
+    set_bus_defaults()
     for group, opts in messaging_opts.list_opts():
         conf.register_opts(opts, group=group)
 
@@ -260,7 +266,7 @@ class _OutageFilter(logging.Filter):
             return True
         # The notifier modules' lines mean the event is lost (and carry its
         # payload); the driver's mean the connection is in trouble.
-        lost = record.name.startswith("oslo_messaging.notify")
+        lost = ".notify." in record.name
         if record.exc_info and record.exc_info[1] is not None:
             reason = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
         elif lost:
@@ -272,13 +278,21 @@ class _OutageFilter(logging.Filter):
 
 
 _FILTER = _OutageFilter()
-_WATCHED_LOGGERS = (
-    "oslo_messaging.notify.notifier",
-    "oslo_messaging.notify.messaging",
-    "oslo_messaging._drivers.impl_rabbit",
-    "oslo_messaging._drivers.amqpdriver",
-    "oslo_messaging._drivers.pool",
-    "oslo_messaging._drivers.impl_kafka",
+_FILTER_INSTALLED = threading.Event()
+# oslo.messaging's modules that log a failed send; those that log through
+# oslo.log are named "oslo.messaging..." rather than "oslo_messaging...".
+_WATCHED_MODULES = (
+    "notify.notifier",
+    "notify.messaging",
+    "_drivers.impl_rabbit",
+    "_drivers.amqpdriver",
+    "_drivers.pool",
+    "_drivers.impl_kafka",
+)
+_WATCHED_LOGGERS = tuple(
+    f"{package}.{module}"
+    for module in _WATCHED_MODULES
+    for package in ("oslo_messaging", "oslo.messaging")
 )
 
 
@@ -403,6 +417,3 @@ class Publisher:
                 )
                 self._dropped = 0
             self._cond.notify_all()
-
-
-_FILTER_INSTALLED = threading.Event()

@@ -272,10 +272,14 @@ class Proxy:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
-        while self.running:
+        listener = self.listener
+        while True:
             try:
-                client, _ = self.listener.accept()
+                client, _ = listener.accept()
             except OSError:
+                return
+            if listener is not self.listener or not self.running:
+                client.close()
                 return
             with self.lock:
                 self.sockets.append(client)
@@ -319,6 +323,12 @@ class Proxy:
     def stop(self) -> None:
         """Close the port and every connection through it: connections are refused."""
         self.running = False
+        # shutdown wakes the thread blocked in accept(); close alone would
+        # leave the port listening until that accept returned.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
         self._drop_connections()
 

@@ -41,7 +41,9 @@ def new_bus(tmp_path: Any) -> Iterator[Any]:
     made: list[Bus] = []
 
     def build(fmt: str = "both", **overrides: Any) -> Bus:
-        bus = make_bus(f"sqlite:///{tmp_path}/kp-{len(made)}.sqlite", str(tmp_path), fmt, **overrides)
+        bus = make_bus(
+            f"sqlite:///{tmp_path}/kp-{len(made)}.sqlite", str(tmp_path), fmt, **overrides
+        )
         made.append(bus)
         return bus
 
@@ -158,13 +160,21 @@ def check_error(
 
 @pytest.mark.parametrize(
     ("version", "import_status", "delete_status"),
-    [("2.1", 200, 202), ("2.2", 201, 204), ("2.10", 201, 204), ("2.91", 201, 204), ("2.92", 201, 204)],
+    [
+        ("2.1", 200, 202),
+        ("2.2", 201, 204),
+        ("2.10", 201, 204),
+        ("2.91", 201, 204),
+        ("2.92", 201, 204),
+    ],
 )
 def test_import_and_delete_at_each_microversion(bus, version, import_status, delete_status):
     client = bus.client.as_user("user1:project1", version)
     line = ed25519_line("exp@test")
     name = "imp1"
-    imported = Call(client, "POST", "/v2.1/os-keypairs", {"keypair": {"name": name, "public_key": line}})
+    imported = Call(
+        client, "POST", "/v2.1/os-keypairs", {"keypair": {"name": name, "public_key": line}}
+    )
     assert imported.response.status_int == import_status, imported.response.text
     fingerprint = md5_fingerprint(line)
     check(
@@ -337,7 +347,9 @@ def test_duplicate_import_and_generate(bus):
 def test_invalid_public_key(bus):
     client = bus.client.as_user("user1:project1", "2.2")
     junk = "ssh-ed25519 not-base64!! junk@test"
-    call = Call(client, "POST", "/v2.1/os-keypairs", {"keypair": {"name": "bad", "public_key": junk}})
+    call = Call(
+        client, "POST", "/v2.1/os-keypairs", {"keypair": {"name": "bad", "public_key": junk}}
+    )
     assert call.response.status_int == 400
     message = call.response.json["badRequest"]["message"]
     assert message.startswith("Keypair data is invalid: ")
@@ -381,7 +393,12 @@ def test_delete_of_a_missing_key(bus):
 def test_over_quota_has_no_start(new_bus):
     bus = new_bus(quota__key_pairs=1)
     client = bus.client.as_user("user1:project1", "2.2")
-    assert client.post("/v2.1/os-keypairs", {"keypair": {"name": "one", "public_key": ed25519_line()}}).status_int == 201
+    assert (
+        client.post(
+            "/v2.1/os-keypairs", {"keypair": {"name": "one", "public_key": ed25519_line()}}
+        ).status_int
+        == 201
+    )
     bus.consumer.take(4)
     text = "Quota exceeded, too many key pairs."
     line = ed25519_line()
@@ -411,7 +428,12 @@ def test_over_quota_has_no_start(new_bus):
 
 def test_nothing_for_reads_and_refused_requests(bus):
     client = bus.client.as_user("user1:project1", "2.2")
-    assert client.post("/v2.1/os-keypairs", {"keypair": {"name": "k", "public_key": ed25519_line()}}).status_int == 201
+    assert (
+        client.post(
+            "/v2.1/os-keypairs", {"keypair": {"name": "k", "public_key": ed25519_line()}}
+        ).status_int
+        == 201
+    )
     bus.consumer.take(4)
     assert client.get("/v2.1/os-keypairs").status_int == 200
     assert client.get("/v2.1/os-keypairs/k").status_int == 200
@@ -465,7 +487,12 @@ def test_one_stream_silences_the_other(new_bus, fmt):
 def test_default_queues_hold_the_events(bus):
     """oslo.messaging declares a queue per routing key: a late consumer misses nothing."""
     client = bus.client.as_user("user1:project1", "2.2")
-    assert client.post("/v2.1/os-keypairs", {"keypair": {"name": "k", "public_key": ed25519_line()}}).status_int == 201
+    assert (
+        client.post(
+            "/v2.1/os-keypairs", {"keypair": {"name": "k", "public_key": ed25519_line()}}
+        ).status_int
+        == 201
+    )
     assert client.delete("/v2.1/os-keypairs/nosuch").status_int == 404
     bus.consumer.take(6)
     from kombu import Connection, Queue
