@@ -1,55 +1,92 @@
 """What the message bus adds to a keypair call: healthy, refusing, hung.
 
-    python -m bench.notifications [--calls 200] [--send-wait 0.5]
+    python -m bench.notifications [--calls 100] [--send-wait 0.5] [--rabbitmq 127.0.0.1:5672]
 
-Builds the reference host in process on SQLite with notifications on
-(``notification_format = both``, RabbitMQ on 127.0.0.1:5672 through a local
-proxy port), and times import + delete pairs (8 events each) one at a time:
+Builds the reference host in process on SQLite, and times import + delete
+pairs (eight events each with ``notification_format = both``) one at a time
+through the WSGI application:
 
 * ``no bus``: no driver configured (the baseline);
-* ``healthy``: the bus takes every event;
+* ``healthy``: RabbitMQ takes every event (through a local proxy port,
+  :mod:`bench.tcp_proxy`);
 * ``refused``: the proxy port is closed (connection refused);
-* ``hung``: the port accepts and never answers.
+* ``hung``: the port accepts connections and never answers (a new host,
+  whose first send waits for a connection that never comes).
 
-For each phase it prints the median, p99 and maximum of a call, and the
-first call of the phase (the one that may wait ``send_wait``).  Not a test:
-nothing here asserts a time.  Uses the tests' proxy and consumer
-(``tests/functional/bus_support.py``) so that the measured setup is the
-tested one.
+For each phase it prints the median, p99 and maximum of a call and the
+first call of the phase (the one that may wait ``send_wait``).  The queues
+the publisher declares are deleted at the end.  Not a test: nothing here
+asserts a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
+import uuid
 from typing import Any
 
-from tests.conftest import Client, build_host
-from tests.functional import bus_support
-from tests.functional.keypairs_helpers import ed25519_line
+import webob
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from bench.tcp_proxy import Proxy
 
 VERSION = "2.2"
+TOKEN = "bench:bench"
 
 
-def _time_pairs(client: Client, calls: int, tag: str) -> list[float]:
-    line = ed25519_line()
+def _public_line() -> str:
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    return key.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
+
+
+def _host(workdir: str, name: str, overrides: dict[str, Any]) -> Any:
+    from keypairs_ext.host import app, loader, notifications
+    from keypairs_ext.host.db import migrate
+
+    conf = app.make_conf([])
+    conf.set_override("state_path", workdir)
+    conf.set_override("connection", f"sqlite:///{workdir}/{name}.sqlite", group="database")
+    if overrides:
+        notifications.register_bus_opts(conf)
+    for key, value in overrides.items():
+        group, _, option = key.partition("__")
+        conf.set_override(option, value, group=None if group == "DEFAULT" else group)
+    classes = loader.select(loader.find_installed(), conf.api.enabled_extensions)
+    for cls in classes:
+        cls.register_opts(conf)
+    host = app.build(conf)
+    migrate.sync(host.database.writer.get_engine(), classes)
+    return host
+
+
+def _call(api: Any, method: str, path: str, body: Any, status: int) -> float:
+    request = webob.Request.blank(path, method=method)
+    request.headers["X-Auth-Token"] = TOKEN
+    request.headers["OpenStack-API-Version"] = f"compute {VERSION}"
+    if body is not None:
+        request.body = json.dumps(body).encode()
+        request.content_type = "application/json"
+    started = time.perf_counter()
+    response = request.get_response(api)
+    took = time.perf_counter() - started
+    assert response.status_int == status, response.text
+    return took
+
+
+def _time_pairs(api: Any, calls: int, tag: str) -> list[float]:
+    line = _public_line()
     took = []
     for i in range(calls):
-        for method, path, body, status in (
-            (
-                "POST",
-                "/v2.1/os-keypairs",
-                {"keypair": {"name": f"{tag}{i}", "public_key": line}},
-                201,
-            ),
-            ("DELETE", f"/v2.1/os-keypairs/{tag}{i}", None, 204),
-        ):
-            started = time.perf_counter()
-            response = client.request(method, path, body)
-            took.append(time.perf_counter() - started)
-            assert response.status_int == status, response.text
+        body = {"keypair": {"name": f"{tag}{i}", "public_key": line}}
+        took.append(_call(api, "POST", "/v2.1/os-keypairs", body, 201))
+        took.append(_call(api, "DELETE", f"/v2.1/os-keypairs/{tag}{i}", None, 204))
     return took
 
 
@@ -63,40 +100,60 @@ def _report(phase: str, took: list[float]) -> None:
     )
 
 
+def _delete_queues(rabbitmq: str, topics: list[str]) -> None:
+    from kombu import Connection, Exchange, Queue
+
+    exchange = Exchange("nova", type="topic", durable=False, auto_delete=False)
+    with Connection(f"amqp://guest:guest@{rabbitmq}//") as connection:
+        channel = connection.channel()
+        for topic in topics:
+            for priority in ("info", "error"):
+                Queue(f"{topic}.{priority}", exchange=exchange)(channel).delete()
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=200, help="import+delete pairs per phase")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--calls", type=int, default=100, help="import+delete pairs per phase")
     parser.add_argument("--send-wait", type=float, default=0.5)
+    parser.add_argument("--rabbitmq", default="127.0.0.1:5672", help="host:port (guest/guest)")
     args = parser.parse_args(argv)
+    address, _, port = args.rabbitmq.rpartition(":")
 
     with tempfile.TemporaryDirectory() as workdir:
-        plain = build_host(f"sqlite:///{workdir}/plain.sqlite", workdir)
-        _report("no bus", _time_pairs(Client(plain.api, "bench:bench", VERSION), args.calls, "p"))
+        plain = _host(workdir, "plain", {})
+        _time_pairs(plain.api, 10, "w")
+        _report("no bus", _time_pairs(plain.api, args.calls, "p"))
         plain.close()
 
-        proxy = bus_support.Proxy()
-        topics = bus_support.Topics()
-        consumer = bus_support.Consumer(topics)
-        overrides: dict[str, Any] = {
-            **topics.overrides("both", proxy.address),
+        proxy = Proxy((address, int(port)))
+        tag = uuid.uuid4().hex[:8]
+        topics = [f"bench-{tag}-notifications", f"bench-{tag}-versioned"]
+        overrides = {
+            "DEFAULT__transport_url": f"rabbit://guest:guest@127.0.0.1:{proxy.address[1]}/",
+            "oslo_messaging_notifications__driver": ["messagingv2"],
+            "oslo_messaging_notifications__topics": [topics[0]],
             "oslo_messaging_notifications__retry": 0,
+            "notifications__notification_format": "both",
+            "notifications__versioned_notifications_topics": [topics[1]],
             "notifications__send_wait": args.send_wait,
         }
-        host = build_host(f"sqlite:///{workdir}/bus.sqlite", workdir, **overrides)
-        client = Client(host.api, "bench:bench", VERSION)
+        hosts = [_host(workdir, "bus", overrides)]
         try:
-            _time_pairs(client, 10, "w")  # connect and warm up
-            _report("healthy", _time_pairs(client, args.calls, "h"))
+            api = hosts[0].api
+            _time_pairs(api, 10, "w")  # connect and warm up
+            _report("healthy", _time_pairs(api, args.calls, "h"))
             proxy.stop()
-            _report("refused", _time_pairs(client, args.calls, "r"))
+            _report("refused", _time_pairs(api, args.calls, "r"))
+            # A host whose first connection hangs: its first send times out.
             proxy.start()
-            _time_pairs(client, 10, "back")
             proxy.blackhole()
-            _report("hung", _time_pairs(client, args.calls, "b"))
+            hosts.append(_host(workdir, "hung", overrides))
+            _report("hung", _time_pairs(hosts[1].api, args.calls, "b"))
         finally:
-            host.close()
+            for host in hosts:
+                host.close()
             proxy.close()
-            consumer.close()
+            _delete_queues(args.rabbitmq, topics)
 
 
 if __name__ == "__main__":

@@ -273,7 +273,7 @@ class KeypairStore:
         statement = _LIST[(marker is not None, limit is not None)]
         return builtins.list(map(ListedKeypair._make, self._rows(context, statement, params)))
 
-    @retry_on_disconnect
+    @retried
     def in_use(self, context: Any, user_id: str) -> int:
         """The user's keypairs as the quota counts them."""
         if not storable(user_id):

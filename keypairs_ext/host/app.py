@@ -96,7 +96,7 @@ def build(conf: cfg.ConfigOpts) -> Host:
     for ext in extensions:
         routes.extend(ext.routes())
     strategy = auth.strategy_for(conf)
-    compute = ComputeAPI(conf, strategy, extensions, routes)
+    compute = ComputeAPI(conf, strategy, extensions, routes, notifier)
     api = strategy.wrap(compute, conf)
     api = RequestEdge(api, conf)
     from keypairs_ext.host.metadata import MetadataApp

@@ -21,7 +21,14 @@ from oslo_config import cfg
 from oslo_middleware import sizelimit
 
 from keypairs_ext.host import auth, faults, microversion, serialize, versions
-from keypairs_ext.host.contract import ApiRequest, ApiResponse, Extension, Route, Version
+from keypairs_ext.host.contract import (
+    ApiRequest,
+    ApiResponse,
+    Extension,
+    Notifier,
+    Route,
+    Version,
+)
 from keypairs_ext.host.reply import Reply, reply
 from keypairs_ext.host.router import MethodNotAllowed, Router
 
@@ -62,8 +69,10 @@ class ComputeAPI:
         strategy: Any,
         extensions: Sequence[Extension],
         routes: Sequence[Route],
+        notifier: Notifier | None = None,
     ) -> None:
         self.conf = conf
+        self.settle_notifications = getattr(notifier, "settle", None)
         self.max_version = Version.parse(conf.api.max_microversion)
         self.max_body = conf.api.max_request_body_size
         self.strategy = strategy
@@ -172,7 +181,12 @@ class ComputeAPI:
             query_string=request.query_string,
             extension_versions=contract_versions,
         )
-        result = mounted.route.handler(api_request)
+        try:
+            result = mounted.route.handler(api_request)
+        finally:
+            # The request's notifications go out before its response.
+            if self.settle_notifications is not None:
+                self.settle_notifications()
         return self._render(result, media, version_headers, mounted.route)
 
     def _match(self, method: str, path: str, contracts: dict[str, Version]) -> Any:

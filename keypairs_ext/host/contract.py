@@ -225,9 +225,9 @@ class Notifier:
     """The host's message bus, as an extension sees it.
 
     The host owns the broker connection and its configuration; the extension
-    says what happened, in order, and never waits on the bus: a host hands
-    events over in the background and bounds how long a request may wait
-    for them.  ``context`` is the request's context: the host sends a
+    says what happened, in order, and never waits on the bus: ``notify``
+    queues the event, and the host bounds how long a request waits for its
+    events to be sent.  ``context`` is the request's context: the host sends a
     redacted copy (never the caller's token).  ``payload`` must be plain
     JSON data.  This base class sends nothing; it is what a host without a
     bus offers.

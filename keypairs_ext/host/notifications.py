@@ -8,11 +8,12 @@ nothing is sent, no broker is contacted, and oslo.messaging (half a second
 and a dozen megabytes to import) is not even loaded.
 
 The bus never holds up the API.  Events go to oslo.messaging on one
-background thread per process, in the order they were submitted.  While
-the bus is healthy a request waits for each of its events to be handed over
-(as Nova publishes inside the request), but at most ``[notifications]
-send_wait`` seconds; once a send fails or takes longer, requests stop
-waiting until a send succeeds again.  Events wait in a queue of at most
+background thread per process, in the order they were submitted; the
+extension's ``notify`` only queues them.  While the bus is healthy, the
+host waits at the end of each request until the request's events are
+handed over (Nova publishes inside the request), but at most
+``[notifications] send_wait`` seconds; once a send fails or takes longer,
+requests stop waiting until a send succeeds again.  Events wait in a queue of at most
 ``[notifications] max_queued``; beyond it they are dropped.  What happens to
 an event that cannot be sent is oslo.messaging's ``retry`` setting: -1
 keeps trying (the queue holds the rest), N gives up after N attempts.
@@ -172,6 +173,10 @@ class BusNotifier(Notifier):
 
         self._publisher.submit(send)
 
+    def settle(self) -> None:
+        """Called by the host at the end of each request."""
+        self._publisher.settle()
+
     def close(self) -> None:
         self._publisher.close()
 
@@ -305,6 +310,8 @@ class Publisher:
         self._max_queued = max_queued
         self._cond = threading.Condition()
         self._pending: collections.deque[_Send] = collections.deque()
+        # the last event each request thread submitted
+        self._mine = threading.local()
         self._submitted = 0
         self._handled = 0
         self._pid = 0
@@ -318,6 +325,7 @@ class Publisher:
     # --- request threads ---------------------------------------------------------
 
     def submit(self, send: _Send) -> None:
+        """Queue ``send``; never waits (see :meth:`settle`)."""
         with self._cond:
             self._start_here()
             if len(self._pending) >= self._max_queued:
@@ -326,8 +334,19 @@ class Publisher:
                 return
             self._pending.append(send)
             self._submitted += 1
-            ticket = self._submitted
+            self._mine.ticket = self._submitted
             self._cond.notify_all()
+
+    def settle(self) -> None:
+        """Wait until what this thread submitted is sent: not at all while
+        the bus is failing, and at most ``wait`` seconds."""
+        ticket = getattr(self._mine, "ticket", 0)
+        if not ticket:
+            return
+        self._mine.ticket = 0
+        with self._cond:
+            if self._pid != os.getpid():
+                return
             deadline = time.monotonic() + self._wait
             while self._healthy and self._handled < ticket:
                 remaining = deadline - time.monotonic()

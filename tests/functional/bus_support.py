@@ -16,9 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ from typing import Any
 import pytest
 from kombu import Connection, Exchange, Queue
 
+from bench.tcp_proxy import Proxy
 from tests.conftest import REQUIRE_SERVERS, Client, build_host
 
 RABBITMQ = os.environ.get("KEYPAIRS_TEST_RABBITMQ", "127.0.0.1:5672")
@@ -254,106 +253,9 @@ def close_bus(bus: Bus) -> None:
 # --- A TCP proxy in front of RabbitMQ that a test can close -------------------------
 
 
-class Proxy:
-    """Forwards a local port to RabbitMQ; ``stop`` refuses connections,
-    ``blackhole`` accepts them and forwards nothing (a hung broker)."""
-
-    def __init__(self) -> None:
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.address = self.listener.getsockname()
-        self.listener.listen(64)
-        self.mode = "forward"
-        self.accepted = 0
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
-        self.running = True
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        listener = self.listener
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            if listener is not self.listener or not self.running:
-                client.close()
-                return
-            with self.lock:
-                self.sockets.append(client)
-                self.accepted += 1
-            if self.mode == "blackhole":
-                continue  # accepted, never answered
-            try:
-                upstream = socket.create_connection(rabbit_address(), timeout=2)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.sockets.append(upstream)
-            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
-
-    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
-        try:
-            while True:
-                ready, _, _ = select.select([a, b], [], [], 1)
-                for source in ready:
-                    data = source.recv(65536)
-                    if not data:
-                        return
-                    (b if source is a else a).sendall(data)
-        except OSError:
-            return
-        finally:
-            a.close()
-            b.close()
-
-    def _drop_connections(self) -> None:
-        with self.lock:
-            for sock in self.sockets:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                sock.close()
-            self.sockets.clear()
-
-    def stop(self) -> None:
-        """Close the port and every connection through it: connections are refused."""
-        self.running = False
-        # shutdown wakes the thread blocked in accept(); close alone would
-        # leave the port listening until that accept returned.
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.listener.close()
-        self._drop_connections()
-
-    def start(self) -> None:
-        """Listen again on the same port."""
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(self.address)
-        self.listener.listen(64)
-        self.running = True
-        self.mode = "forward"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def blackhole(self) -> None:
-        """Keep the port open but answer nothing, on new and existing connections."""
-        self.mode = "blackhole"
-        self._drop_connections()
-
-    def close(self) -> None:
-        self.stop()
-
-
 @pytest.fixture
 def proxy() -> Iterator[Proxy]:
     need_rabbitmq()
-    proxy = Proxy()
+    proxy = Proxy(rabbit_address())
     yield proxy
     proxy.close()
