@@ -23,9 +23,11 @@ from tests.functional.keypairs_helpers import ed25519_line
 pytestmark = pytest.mark.xdist_group("rabbitmq")
 
 proxy = bus_support.proxy
-SEND_WAIT = 0.3
-# A call may wait send_wait once; anything near this is a hang, not a delay.
-LIVENESS = SEND_WAIT + 2.0
+# Long enough that a healthy bus on a busy machine never exceeds it.
+SEND_WAIT = 1.0
+# A call may wait send_wait once, beside its own work (an RSA generation
+# on a loaded machine takes seconds); a hang would take far longer.
+LIVENESS = SEND_WAIT + 6.0
 NOTIFIER_LOG = "keypairs_ext.host.notifications"
 
 
