@@ -551,3 +551,125 @@ def test_no_driver_does_not_load_oslo_messaging(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().replace("'", '"')) == []
+
+
+# --- never a secret ------------------------------------------------------------------
+
+EXTENDED = "compute 2.2, keypairs 1.0"
+
+
+def test_no_secret_in_any_message(bus):
+    """Every private-key format, passphrases, failures after a generation:
+    the teardown scan finds none of their secrets in any message."""
+    client = bus.client.as_user("user1:project1", "2.2")
+    generations = [{"name": "compat-rsa"}, {"name": "compat-x509", "type": "x509"}]
+    extended = [
+        {
+            "name": f"{fmt}-locked",
+            "algorithm": "ecdsa-p256" if fmt == "pem" else "ed25519",
+            "private_key_format": fmt,
+            "passphrase": f"correct horse {fmt} battery staple",
+        }
+        for fmt in ("openssh", "pkcs8", "pem", "ppk")
+    ] + [
+        {"name": f"{algorithm}-plain", "algorithm": algorithm}
+        for algorithm in ("rsa", "ecdsa-p521")
+    ]
+    for body in generations:
+        response = client.post("/v2.1/os-keypairs", {"keypair": body})
+        assert response.status_int == 201, response.text
+        assert response.json["keypair"]["private_key"]
+    for body in extended:
+        response = client.post(
+            "/v2.1/os-keypairs",
+            {"keypair": body},
+            headers={"OpenStack-API-Version": EXTENDED},
+        )
+        assert response.status_int == 201, response.text
+    # A duplicate generate with a passphrase: generated, refused, reported.
+    duplicate = {**extended[0]}
+    response = client.post(
+        "/v2.1/os-keypairs", {"keypair": duplicate}, headers={"OpenStack-API-Version": EXTENDED}
+    )
+    assert response.status_int == 409
+    messages = bus.consumer.take(4 * (len(generations) + len(extended)) + 4)
+    assert len(bus.client.secrets) > 20  # the scan has something to look for
+    error = [m for m in messages if m.event_type == "create_key_pair"]
+    assert error[0].payload["args"] == {
+        "user_id": "user1",
+        "key_name": "openssh-locked",
+        "key_type": "ssh",
+    }
+    bus.consumer.nothing_more()
+
+
+def test_no_token_in_the_context(bus):
+    """The caller's token is in the request context, never in a message."""
+    from keypairs_ext.host.context import RequestContext
+
+    token = "gAAAAABsecret-token-" + "x" * 40
+    context = RequestContext(
+        user_id="user1", project_id="project1", auth_token=token, request_id="req-1"
+    )
+    bus.client.secrets.append(token)
+    bus.host.notifier.notify(context, "legacy", "keypair.import.start", {"key_name": "k"})
+    bus.host.notifier.settle()
+    (message,) = bus.consumer.take(1)
+    assert message.body["_context_auth_token"] is None
+    assert message.body["_context_request_id"] == "req-1"
+
+
+def test_extended_import_keeps_the_compatible_events(bus):
+    """An RFC 4716 import in the extended contract: the submitted text in the
+    start event, the stored canonical line in the end event."""
+    line = ed25519_line("rfc@test")
+    blob = line.split()[1]
+    rfc4716 = (
+        "---- BEGIN SSH2 PUBLIC KEY ----\n"
+        'Comment: "rfc@test"\n'
+        + "\n".join(blob[i : i + 70] for i in range(0, len(blob), 70))
+        + "\n---- END SSH2 PUBLIC KEY ----\n"
+    )
+    client = bus.client.as_user("user1:project1")
+    call = Call(
+        client,
+        "POST",
+        "/v2.1/os-keypairs",
+        {"keypair": {"name": "rfc", "public_key": rfc4716}},
+        headers={"OpenStack-API-Version": EXTENDED},
+    )
+    assert call.response.status_int == 201, call.response.text
+    stored = call.response.json["keypair"]["public_key"]
+    assert stored.split()[:2] == line.split()[:2]
+    check(
+        bus,
+        call,
+        [
+            L("keypair.import.start", "rfc"),
+            V("keypair.import.start", keypair("user1", "rfc", None, rfc4716)),
+            V("keypair.import.end", keypair("user1", "rfc", md5_fingerprint(line), stored)),
+            L("keypair.import.end", "rfc"),
+        ],
+    )
+
+
+def test_the_scan_finds_a_leak():
+    """The teardown scan is not blind: a private key in a payload fails it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    body = private.splitlines()[1]  # its base64, without the PEM armour
+    inner = json.dumps({"event_type": "x", "payload": {"note": body}, "_context_auth_token": None})
+    raw = json.dumps({"oslo.version": "2.0", "oslo.message": inner})
+    consumer = bus_support.Consumer.__new__(bus_support.Consumer)
+    consumer.received = [bus_support.Message("t.info", {}, raw)]
+    with pytest.raises(AssertionError):
+        consumer.scan(bus_support.secret_parts(private, ""))
+    consumer.received = [bus_support.Message("t.info", {}, raw.replace(body, "-"))]
+    consumer.scan(bus_support.secret_parts(private, ""))
