@@ -1,4 +1,4 @@
-"""Options of the keypairs extension: ``[keypairs]`` and ``[quota]``."""
+"""Options of the keypairs extension: ``[keypairs]``, ``[quota]`` and ``[certificates]``."""
 
 from __future__ import annotations
 
@@ -71,11 +71,101 @@ quota_opts: list[cfg.Opt] = [
     ),
 ]
 
+certificates_opts: list[cfg.Opt] = [
+    cfg.BoolOpt(
+        "enabled",
+        default=False,
+        help="Offer SSH certificates (extended contract keypairs 1.3): a CA per "
+        "project, short-lived user certificates for key pairs, the CA served to "
+        "servers, a published KRL. Needs key_file or passphrase_file: the service "
+        "refuses to start with certificates enabled and neither set.",
+    ),
+    cfg.StrOpt(
+        "key_file",
+        help="File holding the key that seals CA private keys at rest: 32 random "
+        "bytes in base64 (openssl rand -base64 32). Readable by the service only. "
+        "Exclusive with passphrase_file.",
+    ),
+    cfg.StrOpt(
+        "passphrase_file",
+        help="File holding a passphrase (at least 16 characters) from which the "
+        "sealing key of each CA private key is derived with scrypt. Exclusive "
+        "with key_file.",
+    ),
+    cfg.StrOpt(
+        "ca_algorithm",
+        default="ed25519",
+        choices=["ed25519", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "rsa"],
+        help="Algorithm of new project CAs (rsa: 4096 bits).",
+    ),
+    cfg.ListOpt(
+        "allowed_principals",
+        default=["ubuntu", "debian", "cloud-user", "fedora", "centos", "ec2-user"],
+        help="Principals (login names) a user may ask a certificate for. An "
+        "administrator may ask for others (policy "
+        "os_compute_api:os-keypairs:certificates:any_principal).",
+    ),
+    cfg.ListOpt(
+        "server_principals",
+        default=[],
+        help='The principals="..." of the cert-authority line a server gets '
+        "when its create request names none; empty means allowed_principals.",
+    ),
+    cfg.IntOpt(
+        "default_validity",
+        default=3600,
+        min=1,
+        help="Seconds a certificate is valid when the request does not say.",
+    ),
+    cfg.IntOpt(
+        "max_validity",
+        default=86400,
+        min=1,
+        help="The longest validity, in seconds, a certificate may be issued for.",
+    ),
+    cfg.IntOpt(
+        "clock_skew",
+        default=30,
+        min=0,
+        max=3600,
+        help="Seconds a certificate's validity starts before the moment it is "
+        "issued, for servers whose clocks run behind (Vault's "
+        "not_before_duration).",
+    ),
+    cfg.ListOpt(
+        "allowed_extensions",
+        default=[
+            "permit-X11-forwarding",
+            "permit-agent-forwarding",
+            "permit-port-forwarding",
+            "permit-pty",
+            "permit-user-rc",
+        ],
+        help="Certificate extensions a request may ask for.",
+    ),
+    cfg.ListOpt(
+        "default_extensions",
+        default=["permit-pty"],
+        help="Certificate extensions when the request names none.",
+    ),
+    cfg.BoolOpt(
+        "trust_by_default",
+        default=False,
+        help="Servers created in a project that has a CA trust it even when the "
+        "create request does not ask (trust_project_ca).",
+    ),
+]
+
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(keypairs_opts, group="keypairs")
     conf.register_opts(quota_opts, group="quota")
+    conf.register_opts(certificates_opts, group="certificates")
 
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
-    return [("keypairs", keypairs_opts), ("quota", quota_opts)]
+    return [
+        ("keypairs", keypairs_opts),
+        ("quota", quota_opts),
+        ("certificates", certificates_opts),
+    ]

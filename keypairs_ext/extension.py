@@ -6,11 +6,13 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from keypairs_ext import authority, policies
 from keypairs_ext import conf as keypairs_conf
-from keypairs_ext import policies
-from keypairs_ext.api import extended, servers
+from keypairs_ext.api import extended, servers, trust
+from keypairs_ext.api.certificates import CertificatesController
 from keypairs_ext.api.controller import KeypairController
 from keypairs_ext.db.api import KeypairStore
+from keypairs_ext.db.certificates import CertificateStore
 from keypairs_ext.host.contract import (
     Extension,
     HostServices,
@@ -27,7 +29,7 @@ class Keypairs(Extension):
     updated = "2011-08-08T00:00:00+00:00"
     description = "Keypair Support"
 
-    server_properties = ("key_name",)
+    server_properties = ("key_name", *trust.PROPERTIES)
 
     contract_name = extended.CONTRACT
     contract_min_version = extended.MIN_VERSION
@@ -37,6 +39,18 @@ class Keypairs(Extension):
         super().__init__(services)
         self.store = KeypairStore(services.database, services.autocommit)
         self.controller = KeypairController(services, self.store)
+        self.certificates: CertificatesController | None = None
+        authorities = None
+        group = services.conf.certificates
+        if group.enabled:
+            # Raises (and so stops the host) without a usable sealing key.
+            sealer = authority.sealer_from_conf(group)
+            certificate_store = CertificateStore(services.database)
+            authorities = authority.Authorities(certificate_store, sealer, group.ca_algorithm)
+            self.certificates = CertificatesController(
+                services, self.store, certificate_store, authorities, self.controller.parse_any
+            )
+        self.trust = trust.Trust(group, authorities)
 
     @classmethod
     def register_opts(cls, conf: Any) -> None:
@@ -62,7 +76,28 @@ class Keypairs(Extension):
             Route("POST", "/os_keypairs/keypair", c.create, legacy_only=True),
             # The extended contract's validate-only call (keypairs 1.0).
             Route("POST", "/os-keypairs/validate", c.validate, contract=extended.CONTRACT),
+            *self._certificate_routes(),
         ]
+
+    def _certificate_routes(self) -> list[Route]:
+        """keypairs 1.3, when ``[certificates] enabled``."""
+        c = self.certificates
+        if c is None:
+            return []
+        routes = [
+            ("POST", "/os-keypairs/{name}/certificates", c.issue),
+            ("GET", "/os-ssh-certificates", c.index),
+            ("GET", "/os-ssh-certificates/{serial}", c.show),
+            ("POST", "/os-ssh-certificates/{serial}/revoke", c.revoke),
+            ("GET", "/os-ssh-certificate-authorities", c.authorities),
+            ("POST", "/os-ssh-certificate-authorities", c.create_authority),
+            ("GET", "/os-ssh-certificate-authorities/{ca_id}", c.authority),
+            ("POST", "/os-ssh-certificate-authorities/{ca_id}/retire", c.retire_authority),
+            ("GET", "/os-ssh-revoked-keys", c.revoked_keys),
+            ("POST", "/os-ssh-revoked-keys", c.revoke_key),
+            ("GET", "/os-ssh-krl", c.krl),
+        ]
+        return [Route(m, p, h, contract=extended.CONTRACT) for m, p, h in routes]
 
     def extension_record(self) -> dict[str, Any]:
         return {
@@ -74,16 +109,19 @@ class Keypairs(Extension):
         }
 
     def server_create_schema(self, version: Version) -> dict[str, Any]:
-        return servers.create_schema(version)
+        return {**servers.create_schema(version), **trust.SCHEMA}
 
     def server_rebuild_schema(self, version: Version) -> dict[str, Any]:
-        return servers.rebuild_schema(version)
+        return {**servers.rebuild_schema(version), **trust.SCHEMA}
 
     def on_server_create(self, hook: ServerHookInput) -> None:
         servers.on_create(self.store, hook)
+        self.trust.on_create(hook)
 
     def on_server_rebuild(self, hook: ServerHookInput) -> None:
+        before = dict(hook.contribution)
         servers.on_rebuild(self.store, hook)
+        self.trust.on_rebuild(hook, before)
 
     def server_view(self, contribution: Mapping[str, Any], version: Version) -> dict:
         return servers.view(contribution)
@@ -92,7 +130,12 @@ class Keypairs(Extension):
         return {"key_name": servers.matches_key_name}
 
     def instance_metadata(self, contribution: Mapping[str, Any]) -> dict[str, Any]:
-        return servers.instance_metadata(contribution)
+        document = servers.instance_metadata(contribution)
+        return trust.add_to_metadata(document, trust.Trust.lines(contribution))
+
+    def instance_files(self, contribution: Mapping[str, Any]) -> dict[str, bytes]:
+        return self.trust.krl_files(contribution)
 
     def ec2_metadata(self, contribution: Mapping[str, Any]) -> dict[str, Any]:
-        return servers.ec2_metadata(contribution)
+        tree = servers.ec2_metadata(contribution)
+        return trust.add_to_ec2(tree, trust.Trust.lines(contribution))

@@ -22,6 +22,108 @@ rules = [
     ]
 ]
 
+# SSH certificates (keypairs 1.3)
+CERTIFICATES = "os_compute_api:os-keypairs:certificates:%s"
+AUTHORITIES = "os_compute_api:os-keypairs:certificate_authorities:%s"
+REVOKED_KEYS = "os_compute_api:os-keypairs:revoked_keys:%s"
+ADMIN = "rule:context_is_admin"
+ADMIN_OR_PROJECT_MEMBER = "rule:context_is_admin or project_id:%(project_id)s"
+
+certificate_rules = [
+    policy.DocumentedRuleDefault(
+        name=name,
+        check_str=check_str,
+        description=description,
+        operations=[{"method": method, "path": path}],
+    )
+    for name, check_str, method, path, description in [
+        (
+            CERTIFICATES % "create",
+            ADMIN_OR_KEYPAIR_OWNER,
+            "POST",
+            "/os-keypairs/{keypair_name}/certificates",
+            "Issue an SSH certificate for a key pair.",
+        ),
+        (
+            CERTIFICATES % "any_principal",
+            ADMIN,
+            "POST",
+            "/os-keypairs/{keypair_name}/certificates",
+            "Ask for principals beyond [certificates] allowed_principals.",
+        ),
+        (
+            CERTIFICATES % "index",
+            ADMIN_OR_PROJECT_MEMBER,
+            "GET",
+            "/os-ssh-certificates",
+            "List the certificates issued in a project.",
+        ),
+        (
+            CERTIFICATES % "show",
+            ADMIN_OR_PROJECT_MEMBER,
+            "GET",
+            "/os-ssh-certificates/{serial}",
+            "Show an issued certificate.",
+        ),
+        (
+            CERTIFICATES % "revoke",
+            ADMIN_OR_KEYPAIR_OWNER,
+            "POST",
+            "/os-ssh-certificates/{serial}/revoke",
+            "Revoke a certificate (its key pair's owner, or who asked for it).",
+        ),
+        (
+            AUTHORITIES % "index",
+            ADMIN_OR_PROJECT_MEMBER,
+            "GET",
+            "/os-ssh-certificate-authorities",
+            "List a project's certificate authorities (public keys).",
+        ),
+        (
+            AUTHORITIES % "show",
+            ADMIN_OR_PROJECT_MEMBER,
+            "GET",
+            "/os-ssh-certificate-authorities/{ca_id}",
+            "Show a certificate authority (public key).",
+        ),
+        (
+            AUTHORITIES % "create",
+            ADMIN,
+            "POST",
+            "/os-ssh-certificate-authorities",
+            "Create a project's CA, or a new one beside it (rotation).",
+        ),
+        (
+            AUTHORITIES % "retire",
+            ADMIN,
+            "POST",
+            "/os-ssh-certificate-authorities/{ca_id}/retire",
+            "Retire a CA: it signs no more and its key is listed in the KRL.",
+        ),
+        (
+            REVOKED_KEYS % "index",
+            ADMIN_OR_PROJECT_MEMBER,
+            "GET",
+            "/os-ssh-revoked-keys",
+            "List the keys revoked in a project.",
+        ),
+        (
+            REVOKED_KEYS % "create",
+            ADMIN_OR_KEYPAIR_OWNER,
+            "POST",
+            "/os-ssh-revoked-keys",
+            "Revoke a key (a key pair's owner; any public key: an administrator).",
+        ),
+        (
+            REVOKED_KEYS % "krl",
+            ADMIN_OR_PROJECT_MEMBER,
+            "GET",
+            "/os-ssh-krl",
+            "Read a project's Key Revocation List.",
+        ),
+    ]
+]
+
 
 def list_rules() -> list[policy.RuleDefault]:
-    return list(rules)
+    return [*rules, *certificate_rules]

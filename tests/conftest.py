@@ -33,7 +33,14 @@ MYSQL_URL = os.environ.get(
     "KEYPAIRS_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql?charset=utf8mb4"
 )
 REQUIRE_SERVERS = os.environ.get("KEYPAIRS_REQUIRE_SERVERS") == "1"
-TABLES = ("key_pairs", "key_pair_usages", "instances")
+TABLES = (
+    "ssh_certificates",
+    "ssh_revoked_keys",
+    "ssh_certificate_authorities",
+    "key_pairs",
+    "key_pair_usages",
+    "instances",
+)
 
 
 def _reachable(url: str) -> bool:

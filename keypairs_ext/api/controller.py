@@ -234,6 +234,10 @@ class KeypairController:
             allowed_algorithms=self._allowed_algorithms,
         )
 
+    def parse_any(self, text: str) -> crypto.PublicKey:
+        """An SSH public key in any accepted format, under this cloud's key rules."""
+        return self._parse_extended(text, "ssh")[0]
+
     def _parse_extended(self, text: str, key_type: str) -> tuple[crypto.PublicKey, str]:
         """Any accepted public-key format; stored as one canonical OpenSSH line."""
         if key_type == "x509":

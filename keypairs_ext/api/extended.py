@@ -26,7 +26,9 @@ from keypairs_ext.exception import Invalid
 
 CONTRACT = "keypairs"
 MIN_VERSION = "1.0"
-MAX_VERSION = "1.0"
+#: SSH certificates: project CAs, user certificates, trust on servers, KRL
+CERTIFICATES_VERSION = "1.3"
+MAX_VERSION = CERTIFICATES_VERSION
 DEFAULT_ALGORITHM = "ed25519"
 DEFAULT_FORMAT = "openssh"
 

@@ -62,3 +62,79 @@ class KeyPairUsage(Base):
 
     user_id: orm.Mapped[str] = orm.mapped_column(BinaryUserId, primary_key=True)
     in_use: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+
+
+# --- SSH certificates (keypairs 1.3) ------------------------------------------------
+
+# Serials are the issuance rows' ids: unique per CA (and per cloud) by the
+# primary key, and never 0, which OpenSSH reads as "no serial".
+Serial = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+
+class CertificateAuthority(Base):
+    """A project's CA.  The private key is sealed (see crypto.sealing), never clear."""
+
+    __tablename__ = "ssh_certificate_authorities"
+    __table_args__ = (
+        # The first CA of a project is created on first use: two first uses at
+        # once make the same generation, and the database keeps one.
+        sa.UniqueConstraint("project_id", "generation", name="uniq_ssh_cas0project_id0generation"),
+    )
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    project_id: orm.Mapped[str] = orm.mapped_column(BinaryUserId)
+    generation: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+    algorithm: orm.Mapped[str] = orm.mapped_column(sa.String(32))
+    public_key: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    fingerprint_sha256: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    sealed_private_key: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+    created_by: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    retired_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(Timestamp, nullable=True)
+    retired_by: orm.Mapped[str | None] = orm.mapped_column(sa.String(255), nullable=True)
+
+
+class IssuedCertificate(Base):
+    """One issuance: what was signed, for whom, by whom.  Nothing secret."""
+
+    __tablename__ = "ssh_certificates"
+    __table_args__ = (sa.Index("ssh_certificates_project_id_idx", "project_id", "serial"),)
+
+    serial: orm.Mapped[int] = orm.mapped_column(Serial, primary_key=True, autoincrement=True)
+    ca_id: orm.Mapped[str] = orm.mapped_column(
+        sa.String(36), sa.ForeignKey("ssh_certificate_authorities.id")
+    )
+    project_id: orm.Mapped[str] = orm.mapped_column(BinaryUserId)
+    requested_by: orm.Mapped[str] = orm.mapped_column(BinaryUserId)
+    keypair_user_id: orm.Mapped[str] = orm.mapped_column(BinaryUserId)
+    keypair_name: orm.Mapped[str] = orm.mapped_column(BinaryName)
+    key_fingerprint_sha256: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    key_id: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    principals: orm.Mapped[list] = orm.mapped_column(sa.JSON)
+    extensions: orm.Mapped[list] = orm.mapped_column(sa.JSON)
+    critical_options: orm.Mapped[dict] = orm.mapped_column(sa.JSON)
+    valid_after: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+    valid_before: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+    certificate: orm.Mapped[str | None] = orm.mapped_column(sa.Text, nullable=True)
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+    revoked_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(Timestamp, nullable=True)
+    revoked_by: orm.Mapped[str | None] = orm.mapped_column(sa.String(255), nullable=True)
+
+
+class RevokedKey(Base):
+    """A public key revoked in a project's KRL, with every certificate of it."""
+
+    __tablename__ = "ssh_revoked_keys"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "project_id", "fingerprint_sha256", name="uniq_ssh_revoked_keys0project_id0fingerprint"
+        ),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    project_id: orm.Mapped[str] = orm.mapped_column(BinaryUserId)
+    fingerprint_sha256: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    public_key: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    reason: orm.Mapped[str | None] = orm.mapped_column(sa.String(255), nullable=True)
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+    created_by: orm.Mapped[str] = orm.mapped_column(sa.String(255))

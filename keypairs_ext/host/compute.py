@@ -26,6 +26,7 @@ from keypairs_ext.host.contract import (
     ApiResponse,
     Extension,
     Notifier,
+    RawBody,
     Route,
     Version,
 )
@@ -224,6 +225,13 @@ class ComputeAPI:
     def _render(
         self, result: ApiResponse, media: str, headers: dict[str, str], route: Route
     ) -> Reply:
+        if isinstance(result.body, RawBody):
+            raw = {
+                "Content-Type": result.body.media_type,
+                "Content-Length": str(len(result.body.data)),
+            }
+            merged = {**headers, **result.headers, **raw}
+            return Reply(result.status, list(merged.items()), result.body.data)
         body = None
         if result.body is not None:
             body = serialize.encode(result.body, media, route.xml_list_item)

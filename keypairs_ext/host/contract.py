@@ -159,9 +159,18 @@ class ApiRequest:
         return [value for key, value in self.query if key == name]
 
 
+@dataclasses.dataclass(frozen=True)
+class RawBody:
+    """A response body sent as these bytes, not serialised (e.g. a binary file)."""
+
+    data: bytes
+    media_type: str = "application/octet-stream"
+
+
 @dataclasses.dataclass
 class ApiResponse:
     status: int
+    #: a JSON-serialisable value, or :class:`RawBody` for bytes sent as they are
     body: Any = None
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
@@ -208,6 +217,10 @@ class ServerHookInput:
     version: Version
     body: Mapping[str, Any]
     contribution: dict[str, Any]
+    #: extension contract versions the request opted in to, as in
+    #: :attr:`ApiRequest.extension_versions`: a hook refuses the properties of
+    #: a contract version the request did not ask for
+    extension_versions: Mapping[str, Version] = dataclasses.field(default_factory=dict)
 
 
 # --- Notifications -------------------------------------------------------------
@@ -369,6 +382,14 @@ class Extension:
 
     def instance_metadata(self, contribution: Mapping[str, Any]) -> dict[str, Any]:
         """Keys this extension adds to ``openstack/*/meta_data.json``."""
+        return {}
+
+    def instance_files(self, contribution: Mapping[str, Any]) -> dict[str, bytes]:
+        """Files this extension adds under ``openstack/<version>/``, by name.
+
+        Rendered on every read (unlike the snapshot in ``contribution``), so
+        a file can say what is true now; served as ``application/octet-stream``.
+        """
         return {}
 
     def ec2_metadata(self, contribution: Mapping[str, Any]) -> dict[str, Any]:

@@ -146,11 +146,22 @@ class MetadataApp:
         files = {"meta_data.json": json.dumps(self._meta_data(instance))}
         if instance.user_data:
             files["user_data"] = instance.user_data
-        if len(parts) == 1:
-            return _text("\n".join(files))
         if len(parts) == 2 and parts[1] in files:
             content_type = "application/json" if parts[1].endswith(".json") else "text/plain"
             return _text(files[parts[1]], content_type)
+        # Rendered only when asked for: they may be read from the database.
+        extension_files: dict[str, bytes] = {}
+        for ext in self._extensions:
+            contribution = instance.extension_data.get(ext.alias, {})
+            for name, data in ext.instance_files(contribution).items():
+                if name not in files:
+                    extension_files.setdefault(name, data)
+        if len(parts) == 1:
+            return _text("\n".join([*files, *extension_files]))
+        if len(parts) == 2 and parts[1] in extension_files:
+            return webob.Response(
+                body=extension_files[parts[1]], content_type="application/octet-stream"
+            )
         return _fault(404, f"{'/'.join(parts[1:])} is not available for this instance.")
 
     # --- EC2 tree -----------------------------------------------------------

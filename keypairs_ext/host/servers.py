@@ -250,7 +250,13 @@ class ServersController:
         for ext in self._extensions:
             contribution: dict[str, Any] = {}
             ext.on_server_create(
-                ServerHookInput(context, request.version, copy.deepcopy(server), contribution)
+                ServerHookInput(
+                    context,
+                    request.version,
+                    copy.deepcopy(server),
+                    contribution,
+                    request.extension_versions,
+                )
             )
             contributions[ext.alias] = contribution
         now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
@@ -359,7 +365,13 @@ class ServersController:
             for ext in self._extensions:
                 contribution = data.setdefault(ext.alias, {})
                 ext.on_server_rebuild(
-                    ServerHookInput(context, request.version, copy.deepcopy(rebuild), contribution)
+                    ServerHookInput(
+                        context,
+                        request.version,
+                        copy.deepcopy(rebuild),
+                        contribution,
+                        request.extension_versions,
+                    )
                 )
             instance.extension_data = data
             instance.image_ref = str(rebuild["imageRef"])

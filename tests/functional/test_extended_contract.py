@@ -10,6 +10,7 @@ import tempfile
 
 import pytest
 
+from keypairs_ext.api import extended
 from tests.conftest import Client, fault, need_program
 from tests.functional import keypairs_helpers as helpers
 from tests.unit.crypto.malformed_keys import build_corpus
@@ -98,13 +99,14 @@ def test_opted_in_responses_echo_the_contract_version(ext):
     assert response.headers["X-OpenStack-Nova-API-Version"] == "2.92"
 
 
-@pytest.mark.parametrize("version", ["1.1", "1.10", "2.0"])
+@pytest.mark.parametrize("version", ["1.10", "2.0"])
 def test_contract_version_out_of_range_is_406_naming_the_range(ext, version):
     response = ext.call("GET", "/os-keypairs", header=f"compute 2.92, keypairs {version}")
     assert fault(response) == (
         "computeFault",
         406,
-        f"Version keypairs {version} is not supported. Minimum is 1.0 and maximum is 1.0.",
+        f"Version keypairs {version} is not supported. "
+        f"Minimum is 1.0 and maximum is {extended.MAX_VERSION}.",
     )
 
 
@@ -115,7 +117,11 @@ def test_extension_record_advertises_the_range_only_when_asked(shared_host):
     asked = client.get(
         "/v2.1/extensions/os-keypairs", headers={"OpenStack-API-Version": "keypairs latest"}
     ).json["extension"]
-    assert asked["contract"] == {"name": "keypairs", "min_version": "1.0", "max_version": "1.0"}
+    assert asked["contract"] == {
+        "name": "keypairs",
+        "min_version": "1.0",
+        "max_version": extended.MAX_VERSION,
+    }
     assert {k: v for k, v in asked.items() if k != "contract"} == plain
 
 
