@@ -14,9 +14,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from keypairs_ext import _crypto_certificates as certificates
-from keypairs_ext import _crypto_krl as krl
-from keypairs_ext import _crypto_sealing as sealing
+from keypairs_ext.crypto import certificates, krl, sealing
 from keypairs_ext.db.certificates import CertificateStore, now
 from keypairs_ext.db.models import CertificateAuthority, IssuedCertificate
 from keypairs_ext.exception import ServiceUnavailable

@@ -18,10 +18,10 @@ import ipaddress
 import logging
 from typing import Any
 
-from keypairs_ext import _crypto_certificates as certificates
 from keypairs_ext import exception
 from keypairs_ext.api import extended, views
 from keypairs_ext.authority import Authorities, epoch
+from keypairs_ext.crypto import certificates
 from keypairs_ext.db.api import KeypairStore
 from keypairs_ext.db.certificates import CertificateStore, now
 from keypairs_ext.db.models import CertificateAuthority, IssuedCertificate, RevokedKey

@@ -16,6 +16,8 @@ import dataclasses
 import struct
 from collections.abc import Iterable, Sequence
 
+from keypairs_ext.crypto.wire import ssh_mpint, ssh_string
+
 MAGIC = b"SSHKRL\n\x00"
 FORMAT_VERSION = 1
 
@@ -39,21 +41,8 @@ class CertificateRevocations:
     key_ids: Iterable[str] = ()
 
 
-def _string(data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + data
-
-
 def _u64(value: int) -> bytes:
     return struct.pack(">Q", value)
-
-
-def _mpint(value: int) -> bytes:
-    if value == 0:
-        return _string(b"")
-    data = value.to_bytes((value.bit_length() + 7) // 8, "big")
-    if data[0] & 0x80:
-        data = b"\x00" + data
-    return _string(data)
 
 
 def serial_ranges(serials: Iterable[int]) -> list[tuple[int, int]]:
@@ -113,10 +102,10 @@ def _serial_sections(runs: Sequence[tuple[int, int]]) -> bytes:
     def finish() -> None:
         nonlocal body, bitmap
         if state == CERT_SERIAL_BITMAP:
-            body += _mpint(bitmap)
+            body += ssh_mpint(bitmap)
             bitmap = 0
         out.append(state)
-        out.extend(_string(bytes(body)))
+        out.extend(ssh_string(bytes(body)))
         body = bytearray()
 
     for index, (lo, hi) in enumerate(runs):
@@ -147,11 +136,11 @@ def _serial_sections(runs: Sequence[tuple[int, int]]) -> bytes:
 
 
 def _certificate_section(revoked: CertificateRevocations) -> bytes:
-    section = _string(revoked.ca_key) + _string(b"")
+    section = ssh_string(revoked.ca_key) + ssh_string(b"")
     section += _serial_sections(serial_ranges(revoked.serials))
     key_ids = sorted({key_id.encode("utf-8") for key_id in revoked.key_ids})
     if key_ids:
-        section += bytes([CERT_KEY_ID]) + _string(b"".join(_string(k) for k in key_ids))
+        section += bytes([CERT_KEY_ID]) + ssh_string(b"".join(ssh_string(k) for k in key_ids))
     return section
 
 
@@ -160,7 +149,7 @@ def _blob_section(kind: int, blobs: Iterable[bytes]) -> bytes:
     ordered = sorted(set(blobs))
     if not ordered:
         return b""
-    return bytes([kind]) + _string(b"".join(_string(b) for b in ordered))
+    return bytes([kind]) + ssh_string(b"".join(ssh_string(b) for b in ordered))
 
 
 def build(
@@ -177,10 +166,10 @@ def build(
     out = bytearray(MAGIC)
     out += struct.pack(">I", FORMAT_VERSION)
     out += _u64(version) + _u64(generated_at) + _u64(0)
-    out += _string(b"") + _string(comment.encode("utf-8"))
+    out += ssh_string(b"") + ssh_string(comment.encode("utf-8"))
     for revoked in certificates:
         out.append(SECTION_CERTIFICATES)
-        out += _string(_certificate_section(revoked))
+        out += ssh_string(_certificate_section(revoked))
     for hashes, size in ((sha1, 20), (sha256, 32)):
         for digest in hashes:
             if len(digest) != size:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from keypairs_ext.crypto.generation import new_private_key
+from keypairs_ext.crypto.keys import sha256_fingerprint
 
 #: CA key algorithms, as the extended contract names them
 CA_ALGORITHMS = ("ed25519", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "rsa")
@@ -41,12 +43,6 @@ CERTIFIABLE_TYPES = (
     "ssh-rsa",
 )
 
-_CURVES: dict[str, type[ec.EllipticCurve]] = {
-    "ecdsa-p256": ec.SECP256R1,
-    "ecdsa-p384": ec.SECP384R1,
-    "ecdsa-p521": ec.SECP521R1,
-}
-
 CAPrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
@@ -55,13 +51,13 @@ class CertificateError(ValueError):
 
 
 def generate_ca_key(algorithm: str) -> CAPrivateKey:
-    if algorithm == "ed25519":
-        return ed25519.Ed25519PrivateKey.generate()
-    if algorithm in _CURVES:
-        return ec.generate_private_key(_CURVES[algorithm]())
-    if algorithm == "rsa":
-        return rsa.generate_private_key(public_exponent=65537, key_size=CA_RSA_BITS)
-    raise CertificateError(f"unknown CA algorithm {algorithm!r}")
+    if algorithm not in CA_ALGORITHMS:
+        raise CertificateError(f"unknown CA algorithm {algorithm!r}")
+    key = new_private_key(algorithm, CA_RSA_BITS if algorithm == "rsa" else 0)
+    assert isinstance(
+        key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    )
+    return key
 
 
 def ca_private_bytes(key: CAPrivateKey) -> bytes:
@@ -97,8 +93,7 @@ def public_blob(line: str) -> bytes:
 
 def fingerprint_sha256(blob: bytes) -> str:
     """What ``ssh-keygen -l`` prints for a key blob."""
-    digest = base64.b64encode(hashlib.sha256(blob).digest()).decode("ascii")
-    return "SHA256:" + digest.rstrip("=")
+    return sha256_fingerprint(blob)
 
 
 @dataclasses.dataclass(frozen=True)
