@@ -65,10 +65,10 @@ def test_tampering_is_detected(tmp_path: Path) -> None:
         sealer.open("plain text", "ca")
 
 
-@pytest.mark.parametrize("data", [b"", os.urandom(16), os.urandom(33)])
-def test_key_files_must_hold_32_bytes(tmp_path: Path, data: bytes) -> None:
+@pytest.mark.parametrize("size", [0, 16, 33])
+def test_key_files_must_hold_32_bytes(tmp_path: Path, size: int) -> None:
     with pytest.raises(sealing.SealingError, match="must hold 32 random bytes in base64"):
-        sealing.Sealer.from_key_file(_key_file(tmp_path, data))
+        sealing.Sealer.from_key_file(_key_file(tmp_path, os.urandom(size)))
 
 
 def test_unreadable_files_and_short_passphrases_are_refused(tmp_path: Path) -> None:
