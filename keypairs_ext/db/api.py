@@ -104,11 +104,13 @@ _IN_USE = sa.select(_USAGE.c.in_use).where(_USAGE.c.user_id == sa.bindparam("use
 # while it is below the limit (b_limit < 0: no limit).  No row back: full.
 def _upsert_quota(insert: Any) -> Any:
     statement = insert(_USAGE).values(user_id=sa.bindparam("b_user_id"), in_use=1)
+    # The row count says whether the quota was taken; SQLAlchemy keeps an
+    # INSERT's only when asked (psycopg 3 reports -1 once the cursor closes).
     return statement.on_conflict_do_update(
         index_elements=[_USAGE.c.user_id],
         set_={"in_use": _USAGE.c.in_use + 1},
         where=(sa.bindparam("b_limit") < 0) | (_USAGE.c.in_use < sa.bindparam("b_limit")),
-    )
+    ).execution_options(preserve_rowcount=True)
 
 
 _TAKE_UPSERT = {
