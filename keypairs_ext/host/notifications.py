@@ -81,9 +81,10 @@ notification_opts: list[cfg.Opt] = [
         "send_wait",
         default=0.5,
         min=0,
-        help="Longest time, in seconds, a request waits for one of its "
+        help="Longest time, in seconds, a request waits at its end for its "
         "notifications to be handed to the message bus. After a send fails or "
-        "takes longer, requests stop waiting until a send succeeds again.",
+        "takes longer, requests stop waiting until a send succeeds again. 0 "
+        "never waits: notifications follow the response.",
     ),
     cfg.IntOpt(
         "max_queued",
@@ -341,7 +342,7 @@ class Publisher:
         """Wait until what this thread submitted is sent: not at all while
         the bus is failing, and at most ``wait`` seconds."""
         ticket = getattr(self._mine, "ticket", 0)
-        if not ticket:
+        if not ticket or self._wait <= 0:
             return
         self._mine.ticket = 0
         with self._cond:

@@ -170,3 +170,23 @@ def test_broker_dropping_connections(proxied_bus, proxy, caplog):
     assert max(t for *_, t in timings) < LIVENESS, timings
     down = _warnings(caplog)
     assert [r.name for r in down] == [NOTIFIER_LOG], [r.getMessage() for r in down]
+
+
+def test_send_wait_zero(tmp_path, caplog):
+    """send_wait = 0: requests never wait, and the events still come, in order."""
+    caplog.set_level(logging.INFO)
+    bus = make_bus(f"sqlite:///{tmp_path}/kp.sqlite", str(tmp_path), notifications__send_wait=0)
+    try:
+        client = bus.client.as_user("user1:project1", "2.2")
+        _calls(client, "nowait")
+        events = [m.event_type for m in bus.consumer.take(19)]
+        assert events[:4] == [
+            "keypair.import.start",
+            "keypair.import.start",
+            "keypair.import.end",
+            "keypair.import.end",
+        ]
+        assert events[-3:] == ["keypair.delete.start", "delete_key_pair", "compute.exception"]
+        assert _warnings(caplog) == []
+    finally:
+        close_bus(bus)
