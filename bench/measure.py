@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import http.client
+import multiprocessing
 import os
 import statistics
 import time
@@ -119,17 +120,55 @@ def _client(op: Op, tag: str, start_at: float, seconds: float, most: int) -> tup
     return done, errors, elapsed
 
 
-def throughput(pool: concurrent.futures.Executor, op: Op, profile: Profile) -> dict[str, Any]:
+def throughput(
+    pool: concurrent.futures.Executor, op: Op, profile: Profile, clients: int = CLIENTS
+) -> dict[str, Any]:
+    """Requests per second of ``clients`` client processes started together."""
     start_at = time.time() + 0.3
     futures = [
         pool.submit(_client, op, f"c{k}", start_at, profile.conc_seconds, profile.conc_requests)
-        for k in range(CLIENTS)
+        for k in range(clients)
     ]
     results = [f.result() for f in futures]
     done = sum(r[0] for r in results)
     errors = sum(r[1] for r in results)
     elapsed = max(r[2] for r in results)
-    return {"clients": CLIENTS, "requests": done, "errors": errors, "rps": done / elapsed}
+    return {"clients": clients, "requests": done, "errors": errors, "rps": done / elapsed}
+
+
+def client_pool(clients: int) -> concurrent.futures.ProcessPoolExecutor:
+    """``clients`` client processes, every one started before any is timed."""
+    context = multiprocessing.get_context("spawn")
+    pool = concurrent.futures.ProcessPoolExecutor(clients, mp_context=context)
+    # A busy worker makes the pool start another, up to ``clients``.
+    list(pool.map(time.sleep, [0.5] * clients))
+    return pool
+
+
+def compare_throughput(
+    ops: list[Op], profile: Profile, clients: int, rounds: int = 2
+) -> dict[str, dict[str, Any]]:
+    """Each op's throughput at ``clients`` clients, the ops alternating for
+    ``rounds`` rounds so that all see the same minutes; the median round of each."""
+    runs: dict[str, list[dict[str, Any]]] = {op.name: [] for op in ops}
+    with client_pool(clients) as pool:
+        for round_number in range(rounds):
+            for op in ops:
+                # New names each round: a create of an existing name is a 409.
+                fresh = dataclasses.replace(
+                    op, params={**op.params, "prefix": f"{op.params['prefix']}-r{round_number}"}
+                )
+                runs[op.name].append(throughput(pool, fresh, profile, clients))
+    summary = {}
+    for name, measured in runs.items():
+        rates = [run["rps"] for run in measured]
+        summary[name] = {
+            "clients": clients,
+            "rps": statistics.median(rates),
+            "rps_runs": rates,
+            "errors": sum(run["errors"] for run in measured),
+        }
+    return summary
 
 
 def measure_all(

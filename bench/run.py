@@ -23,7 +23,6 @@ import argparse
 import concurrent.futures
 import dataclasses
 import json
-import multiprocessing
 import os
 import shutil
 import tempfile
@@ -35,6 +34,8 @@ from bench.measure import (
     FULL,
     QUICK,
     Profile,
+    client_pool,
+    compare_throughput,
     generation_distribution,
     hello_row,
     measure_all,
@@ -54,11 +55,27 @@ from bench.processes import SECRET, THREADS, BareApp, Host, read_rss
 from bench.report import machine, print_table, targets
 from bench.scale import scale
 
+#: concurrent clients of the throughput target against the floor
+FLOOR_CLIENTS = 16
+
+
+def floor_write(port: int, public_key: str) -> Op:
+    """The floor app's import: the store's durable create and nothing else (bench.floor_app)."""
+    return Op(
+        "floor write",
+        "import",
+        port,
+        "/",
+        expect=201,
+        params={"prefix": "floor", "public_key": public_key},
+    )
+
 
 def compatible_ops(
-    host: Host, keys: dict[str, str], pools: dict[str, list[str]], server_id: str
+    host: Host, floor: BareApp, keys: dict[str, str], pools: dict[str, list[str]], server_id: str
 ) -> list[Op]:
-    """The compatible API's operations, on the fixtures of ``load_fixtures``."""
+    """The compatible API's operations, on the fixtures of ``load_fixtures``,
+    and the floor app's bare write of the same import body just before the imports."""
     from keypairs_ext.host.metadata import sign
 
     p = host.port
@@ -75,6 +92,7 @@ def compatible_ops(
             token="bench-list1000:bench",
         ),
     ]
+    ops.append(floor_write(floor.port, keys["ed25519"]))
     for label, text in keys.items():
         ops.append(
             Op(
@@ -281,8 +299,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "clients": CLIENTS,
         "results": {},
     }
-    context = multiprocessing.get_context("spawn")
-    pool = concurrent.futures.ProcessPoolExecutor(CLIENTS, mp_context=context)
+    pool = client_pool(CLIENTS)
     try:
         report["loadavg_start"] = os.getloadavg()
         report["database"] = database.server_version()
@@ -291,6 +308,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         processes.append(hello)
         host = Host(workdir, database.url, "ed25519", "main", fsync)
         processes.append(host)
+        floor = BareApp("bench.floor_app", host.config)  # after the host has migrated
+        processes.append(floor)
         keys = public_keys()
         key_text = keys["ed25519"]
         pools = delete_pools("del", profile)
@@ -309,8 +328,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"x  1.00  {hello_rps:8.1f} req/s",
             flush=True,
         )
-        ops = compatible_ops(host, keys, pools, server_id)
+        ops = compatible_ops(host, floor, keys, pools, server_id)
         measure_all(pool, ops, profile, hello_op, hello_rps, results)
+        print(f"throughput at {FLOOR_CLIENTS} clients, floor write and import alternating")
+        report["floor_throughput"] = compare_throughput(
+            [op for op in ops if op.name in ("floor write", "import ed25519")],
+            profile,
+            FLOOR_CLIENTS,
+        )
+        for name, row in report["floor_throughput"].items():
+            runs = ", ".join(f"{rps:.1f}" for rps in row["rps_runs"])
+            print(f"  {name:<30} {row['rps']:8.1f} req/s (runs {runs})", flush=True)
         ops += extended_ops(host.port, profile, pool, hello_op, hello_rps, results)
         hello_runs = [seq, sequential(hello_op, profile)]
         generation_by_algorithm(
@@ -343,7 +371,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         print("in-process key generation", flush=True)
         report["generation"] = generation_distribution(profile.gen_samples)
-        report["targets"] = targets(results)
+        report["targets"] = targets(results, report["floor_throughput"])
         report["loadavg_end"] = os.getloadavg()
     finally:
         for process in reversed(processes):
