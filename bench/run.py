@@ -1,6 +1,7 @@
 """Benchmark the reference host against a bare WebOb app on the same server.
 
-    python -m bench.run --backend sqlite|postgresql [--quick] [--scale] [--json out.json]
+    python -m bench.run --backend sqlite|postgresql [--quick] [--targets-only] [--scale]
+                        [--json out.json]
 
 Starts ``keypairs-api --config-file`` in subprocesses (cheroot, ``[api]
 threads``) on a fresh SQLite file or a fresh PostgreSQL database (created
@@ -57,6 +58,8 @@ from bench.scale import scale
 
 #: concurrent clients of the throughput target against the floor
 FLOOR_CLIENTS = 16
+#: what --targets-only measures (with hello and the 16-client throughput)
+TARGET_OPERATIONS = ("show", "list-10", "floor write", "import ed25519", "generate ed25519")
 
 
 def floor_write(port: int, public_key: str) -> Op:
@@ -292,7 +295,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     processes: list[Any] = []
     report: dict[str, Any] = {
         "backend": args.backend,
-        "mode": "quick" if args.quick else "full",
+        "mode": ("quick" if args.quick else "full")
+        + (", targets only" if args.targets_only else ""),
         "commit": "durable (fsync)" if fsync else "no fsync wait (diagnostic)",
         "machine": machine(),
         "server": {"wsgi": "cheroot", "threads": THREADS, "workers": 1},
@@ -329,6 +333,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
         ops = compatible_ops(host, floor, keys, pools, server_id)
+        if args.targets_only:
+            ops = [op for op in ops if op.name in TARGET_OPERATIONS]
         measure_all(pool, ops, profile, hello_op, hello_rps, results)
         print(f"throughput at {FLOOR_CLIENTS} clients, floor write and import alternating")
         report["floor_throughput"] = compare_throughput(
@@ -339,11 +345,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name, row in report["floor_throughput"].items():
             runs = ", ".join(f"{rps:.1f}" for rps in row["rps_runs"])
             print(f"  {name:<30} {row['rps']:8.1f} req/s (runs {runs})", flush=True)
-        ops += extended_ops(host.port, profile, pool, hello_op, hello_rps, results)
-        hello_runs = [seq, sequential(hello_op, profile)]
-        generation_by_algorithm(
-            args, workdir, database, fsync, profile, pool, hello_op, hello_rps, results
-        )
+        hello_runs = [seq]
+        if not args.targets_only:
+            ops += extended_ops(host.port, profile, pool, hello_op, hello_rps, results)
+            hello_runs.append(sequential(hello_op, profile))
+            generation_by_algorithm(
+                args, workdir, database, fsync, profile, pool, hello_op, hello_rps, results
+            )
 
         # hello's own row: its runs at the start, in the middle and at the end.
         hello_runs.append(sequential(hello_op, profile))
@@ -369,8 +377,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             report["memory"]["api_worker_after_scale"] = host.rss()
 
-        print("in-process key generation", flush=True)
-        report["generation"] = generation_distribution(profile.gen_samples)
+        if not args.targets_only:
+            print("in-process key generation", flush=True)
+            report["generation"] = generation_distribution(profile.gen_samples)
         report["targets"] = targets(results, report["floor_throughput"])
         report["loadavg_end"] = os.getloadavg()
     finally:
@@ -397,6 +406,13 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="diagnostic: commits do not wait for the disk (SQLite synchronous=OFF, "
         "PostgreSQL synchronous_commit=off on the bench database)",
+    )
+    parser.add_argument(
+        "--targets-only",
+        action="store_true",
+        help="measure only what the targets need: hello, "
+        + ", ".join(TARGET_OPERATIONS)
+        + f", and the throughput at {FLOOR_CLIENTS} clients",
     )
     parser.add_argument("--json", metavar="FILE", help="write the report as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
