@@ -14,7 +14,10 @@ One module per concept:
 * ``rfc4716_pem``: the extended import of RFC 4716 and PEM public keys;
 * ``x509``: certificate import and Nova's WinRM client certificate;
 * ``generation``: SSH key pairs made by the service;
-* ``private_keys``: the private-key writers, PuTTY's PPK among them.
+* ``private_keys``: the private-key writers, PuTTY's PPK among them;
+* ``certificates``: OpenSSH user certificates signed by a CA key;
+* ``krl``: OpenSSH key revocation lists, as ``ssh-keygen -k`` writes them;
+* ``sealing``: CA private keys sealed at rest (AES-256-GCM).
 """
 
 from keypairs_ext.crypto.algorithms import (
