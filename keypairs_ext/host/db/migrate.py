@@ -11,30 +11,36 @@ import os
 
 import sqlalchemy as sa
 from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 
 def upgrade(
     engine: sa.engine.Engine, script_location: str, version_table: str, target: str = "head"
 ) -> None:
-    """Upgrade to ``target``; a database already there is left alone."""
+    """Upgrade to ``target``; a database already there is left alone.
+
+    The pending revisions run oldest first in one transaction, through
+    alembic's public API (``op`` bound to this connection), and the version
+    table then records ``target``.
+    """
     config = Config()
     config.set_main_option("script_location", script_location)
     script = ScriptDirectory.from_config(config)
-
-    def do_upgrade(revision, _context):
-        return script._upgrade_revs(target, revision)
-
     with engine.begin() as connection:
-        with EnvironmentContext(config, script, fn=do_upgrade) as env:
-            env.configure(connection=connection, version_table=version_table)
-            env.run_migrations()
+        migration = MigrationContext.configure(connection, opts={"version_table": version_table})
+        current = migration.get_current_revision() or "base"
+        pending = list(script.iterate_revisions(target, current))
+        if not pending:
+            return
+        with Operations.context(migration):
+            for revision in reversed(pending):
+                revision.module.upgrade()
+        migration.stamp(script, target)
 
 
 def current(engine: sa.engine.Engine, version_table: str) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": version_table})
         return context.get_current_revision()
