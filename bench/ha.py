@@ -10,6 +10,10 @@ Debian's mariadb-server and galera-4), migrates one database with
   layout OpenStack's HA guide recommends, as HAProxy with backup nodes gives);
 * ``three hosts, three writers``: host N on node N (multi-writer).
 
+Each three-host layout runs again with ``mysql_wsrep_sync_wait = 0``: what
+the causality check of every read costs (the others use 1, as
+doc/source/user/high-availability.rst says).
+
 Clients are spread over the layout's hosts. Every answer must be a 201.
 Run: ``python -m bench.ha`` (``--seconds 10 --clients 12`` by default).
 """
@@ -72,15 +76,22 @@ def main(argv: list[str] | None = None) -> None:
         workdir = Path(tempfile.mkdtemp(prefix="bench-ha-"))
         database = fixtures.new_database(cluster, workdir)
         first = cluster.nodes[0]
-        layouts = {
-            "one host": [first],
-            "three hosts, one writer": [first, first, first],
-            "three hosts, three writers": cluster.nodes,
-        }
+        # (label, nodes of the hosts, [database] mysql_wsrep_sync_wait)
+        layouts = [
+            ("one host", [first], fixtures.SYNC_WAIT),
+            ("three hosts, one writer", [first, first, first], fixtures.SYNC_WAIT),
+            ("the same, wsrep_sync_wait 0", [first, first, first], 0),
+            ("three hosts, three writers", cluster.nodes, fixtures.SYNC_WAIT),
+            ("the same, wsrep_sync_wait 0", cluster.nodes, 0),
+        ]
         baseline = None
-        for index, (label, nodes) in enumerate(layouts.items()):
+        for index, (label, nodes, sync_wait) in enumerate(layouts):
             hosts = fixtures.start_hosts(
-                database, workdir / f"layout{index}", nodes, quota={"key_pairs": 10**7}
+                database,
+                workdir / f"layout{index}",
+                nodes,
+                quota={"key_pairs": 10**7},
+                database={"mysql_wsrep_sync_wait": sync_wait},
             )
             try:
                 imports([h.port for h in hosts], args.clients, 1)  # warm pools and caches
@@ -91,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
             rate = created / args.seconds
             baseline = baseline or rate
             print(
-                f"{label:28} {rate:7.1f} imports/s  x{rate / baseline:.2f}"
+                f"{label:29} {rate:7.1f} imports/s  x{rate / baseline:.2f}"
                 f"  ({len(failed)} not 201: {sorted(set(failed))})"
             )
     finally:

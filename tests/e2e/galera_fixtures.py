@@ -132,7 +132,7 @@ def host_sections(database_url: str, **extra: dict[str, Any]) -> dict[str, dict[
 
 
 def start_hosts(
-    database: GaleraDatabase, workdir: Path, nodes: Sequence[Node], **extra: dict[str, Any]
+    galera_database: GaleraDatabase, workdir: Path, nodes: Sequence[Node], **extra: dict[str, Any]
 ) -> list[ApiProcess]:
     """One ``keypairs-api`` per node of ``nodes``, each talking to that node only,
     started side by side (the schema is already at its head: none migrates)."""
@@ -140,7 +140,7 @@ def start_hosts(
     for index, node in enumerate(nodes, start=1):
         directory = workdir / f"host{index}"
         directory.mkdir(parents=True)
-        hosts.append(ApiProcess(directory, **host_sections(database.url(node), **extra)))
+        hosts.append(ApiProcess(directory, **host_sections(galera_database.url(node), **extra)))
     with ThreadPoolExecutor(len(hosts)) as pool:
         started = [pool.submit(host.start) for host in hosts]
     try:
