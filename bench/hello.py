@@ -1,4 +1,4 @@
-"""The bare baseline: a WebOb "hello" app served by cheroot.
+"""The bare baseline: a WebOb "hello" app served as the reference host is.
 
 ``python -m bench.hello PORT THREADS`` serves it on 127.0.0.1:PORT with the
 same WSGI server and thread count as the reference host, so that the
@@ -8,13 +8,12 @@ benchmark's ratios measure what the host adds, not what the server costs.
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from typing import Any
 
 import webob
-from cheroot import wsgi
+
+from keypairs_ext.host import server
 
 BODY = b'{"hello": "world"}'
 
@@ -26,15 +25,10 @@ def application(environ: dict, start_response):
 
 
 def serve(app: Any, port: int, threads: int, name: str) -> None:
-    """Serve ``app`` on 127.0.0.1:``port`` until SIGTERM or SIGINT."""
-    server = wsgi.Server(("127.0.0.1", port), app, numthreads=threads, server_name=name)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    server.prepare()
-    threading.Thread(target=server.serve, daemon=True).start()
-    stopping.wait()
-    server.stop()
+    """Serve ``app`` on 127.0.0.1:``port`` until SIGTERM or SIGINT, in one
+    worker process with ``threads`` threads (the host's other defaults)."""
+    listener = server.Listener(f"127.0.0.1:{port}", app, name)
+    server.serve([listener], {"workers": 1, "threads": threads})
 
 
 def main() -> None:

@@ -74,6 +74,36 @@ api_opts: list[cfg.Opt] = [
         help="Processes serving the API (keypairs-api); each runs 'threads' threads.",
     ),
     cfg.IntOpt("threads", default=16, min=1, help="Request threads per worker process."),
+    cfg.IntOpt(
+        "backlog",
+        default=2048,
+        min=1,
+        help="Connections the kernel queues on each port before a worker "
+        "accepts them (gunicorn's default). A burst of new connections larger "
+        "than this is reset. The kernel caps it at net.core.somaxconn.",
+    ),
+    cfg.IntOpt(
+        "keepalive_timeout",
+        default=60,
+        min=1,
+        help="Seconds an idle keep-alive connection stays open before the "
+        "server closes it. A connection waiting for its answer is never idle.",
+    ),
+    cfg.IntOpt(
+        "graceful_shutdown_timeout",
+        default=30,
+        min=1,
+        help="On SIGTERM the ports close at once and each worker has this many "
+        "seconds to answer the requests it has received; then it is killed. "
+        "SIGINT stops at once.",
+    ),
+    cfg.IntOpt(
+        "max_connections",
+        default=1000,
+        min=10,
+        help="Open connections one worker process holds (idle and slow ones "
+        "included); beyond it, new connections wait in the backlog.",
+    ),
 ]
 
 metadata_opts: list[cfg.Opt] = [

@@ -109,13 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         ", ".join(e.alias for e in host.extensions) or "none",
         conf.api.auth_strategy,
     )
-    first = [host]
-
-    def build_host():
-        # The parent's host serves the first worker; others build their own.
-        return first.pop() if first else app.build(conf)
-
-    server.run(conf, build_host)
+    server.run(conf, host)
 
 
 if __name__ == "__main__":
