@@ -57,13 +57,15 @@ def write_host_config(
     log_file: str,
     port: int | None = None,
     metadata_port: int | None = None,
+    workers: int = 1,
 ) -> None:
     """The bench's keypairs-api configuration; the servers' sections only
     with their ports (an in-process host has no server)."""
     sections = [f"[DEFAULT]\nstate_path = {workdir}\nlog_file = {log_file}\n"]
     if port is not None:
         sections.append(
-            f"[api]\nbind_host = 127.0.0.1\nbind_port = {port}\nthreads = {THREADS}\nworkers = 1\n"
+            f"[api]\nbind_host = 127.0.0.1\nbind_port = {port}\nthreads = {THREADS}\n"
+            f"workers = {workers}\n"
         )
     if metadata_port is not None:
         sections.append(
@@ -83,7 +85,13 @@ class Host:
     """keypairs-api in a subprocess, configured through a file, as deployed."""
 
     def __init__(
-        self, workdir: str, url: str, algorithm: str, label: str, fsync: bool = True
+        self,
+        workdir: str,
+        url: str,
+        algorithm: str,
+        label: str,
+        fsync: bool = True,
+        workers: int = 1,
     ) -> None:
         self.port = free_port()
         self.metadata_port = free_port()
@@ -98,6 +106,7 @@ class Host:
             log_file=self.log,
             port=self.port,
             metadata_port=self.metadata_port,
+            workers=workers,
         )
         self.proc = subprocess.Popen(
             api_command() + ["--config-file", self.config],
@@ -107,7 +116,8 @@ class Host:
         wait_ready(self.port, proc=self.proc)
 
     def rss(self) -> dict[str, int]:
-        return read_rss(self.proc.pid)
+        """The first worker's (the command's own process only supervises)."""
+        return read_rss(worker_pids(self.proc.pid)[0])
 
     def stop(self) -> None:
         stop_process(self.proc)
@@ -124,6 +134,10 @@ class BareApp:
         )
         wait_ready(self.port, proc=self.proc)
 
+    def rss(self) -> dict[str, int]:
+        """Its worker's, as the host's."""
+        return read_rss(worker_pids(self.proc.pid)[0])
+
     def stop(self) -> None:
         stop_process(self.proc)
 
@@ -136,6 +150,15 @@ def stop_process(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The serving processes under a keypairs-api (or bench app) process."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return sorted(int(child) for child in f.read().split())
+    except OSError:
+        return []
 
 
 def read_rss(pid: int) -> dict[str, int]:

@@ -87,7 +87,8 @@ def print_table(report: dict[str, Any]) -> None:
     print(
         f"backend {report['backend']} ({report.get('database')}), {report['mode']}, "
         f"commits {report['commit']}, "
-        f"cheroot {report['server']['threads']} threads, {report['clients']} clients, "
+        f"{report['server']['wsgi']} {report['server']['threads']} threads, "
+        f"{report['clients']} clients, "
         f"{report['machine']['cores']} cores, load average at start "
         f"{report['loadavg_start'][0]:.2f} and end {report.get('loadavg_end', (0.0,))[0]:.2f}"
     )

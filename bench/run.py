@@ -3,8 +3,8 @@
     python -m bench.run --backend sqlite|postgresql [--quick] [--targets-only] [--scale]
                         [--json out.json]
 
-Starts ``keypairs-api --config-file`` in subprocesses (cheroot, ``[api]
-threads``) on a fresh SQLite file or a fresh PostgreSQL database (created
+Starts ``keypairs-api --config-file`` in subprocesses (gunicorn and waitress,
+``[api] threads``) on a fresh SQLite file or a fresh PostgreSQL database (created
 here, dropped at the end), and ``bench/hello.py`` on the same server with
 the same threads.  For each operation it measures sequential keep-alive
 latency (median, p99) on one persistent connection, and throughput with
@@ -52,7 +52,7 @@ from bench.operations import (
     extended_public_keys,
     public_keys,
 )
-from bench.processes import SECRET, THREADS, BareApp, Host, read_rss
+from bench.processes import SECRET, THREADS, BareApp, Host
 from bench.report import machine, print_table, targets
 from bench.scale import scale
 
@@ -299,7 +299,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         + (", targets only" if args.targets_only else ""),
         "commit": "durable (fsync)" if fsync else "no fsync wait (diagnostic)",
         "machine": machine(),
-        "server": {"wsgi": "cheroot", "threads": THREADS, "workers": 1},
+        "server": {"wsgi": "gunicorn+waitress", "threads": THREADS, "workers": 1},
         "clients": CLIENTS,
         "results": {},
     }
@@ -364,7 +364,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
 
-        report["memory"] = {"api_worker": host.rss(), "hello": read_rss(hello.proc.pid)}
+        report["memory"] = {"api_worker": host.rss(), "hello": hello.rss()}
         print(
             f"memory: api worker {report['memory']['api_worker']}, hello "
             f"{report['memory']['hello']}",
