@@ -172,6 +172,7 @@ class WaitressWorker(Worker):
     def _drain(self, servers: list[Any], socket_map: dict[int, Any]) -> None:
         """Accept nothing more; answer every request already received."""
         for server in servers:
+            _accept_waiting(server)
             wasyncore.dispatcher.close(server)  # the listening socket only
         deadline = time.monotonic() + self.cfg.graceful_timeout
         while any([_close_idle(server) for server in servers]):
@@ -183,6 +184,16 @@ class WaitressWorker(Worker):
         for server in servers:
             server.task_dispatcher.shutdown(timeout=1)
         wasyncore.close_all(socket_map)
+
+
+def _accept_waiting(server: Any) -> None:
+    """Accept the connections the kernel has queued: their clients have
+    sent their requests, which closing the port would reset."""
+    while len(server._map) < server.adj.connection_limit:
+        open_before = len(server.active_channels)
+        server.handle_accept()
+        if len(server.active_channels) == open_before:
+            return  # none waiting (or a failed accept, which waitress logs)
 
 
 def _close_idle(server: Any) -> bool:
