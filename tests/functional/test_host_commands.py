@@ -32,7 +32,8 @@ def wait_for(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
 
 
 def get(port: int, path: str, headers=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    # the first request builds the host (gunicorn loads it lazily): slow on a busy machine
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     connection.request("GET", path, headers=headers or {})
     response = connection.getresponse()
     return response.status, response.read()
