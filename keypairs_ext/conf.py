@@ -62,6 +62,29 @@ keypairs_opts: list[cfg.Opt] = [
     ),
 ]
 
+lifecycle_opts: list[cfg.Opt] = [
+    cfg.IntOpt(
+        "max_key_lifetime",
+        default=0,
+        min=0,
+        help="Longest life of a key pair, in seconds (0: no limit). When set, "
+        "an expires_at or expires_in beyond it is a 400, an expiry cannot be "
+        "removed, and a key pair created without one (through either API) "
+        "expires this many seconds after its creation.",
+    ),
+    cfg.BoolOpt(
+        "expiry_time_utc_suffix",
+        default=False,
+        help="Write the expiry-time option of a key served to guests with a "
+        'trailing Z (expiry-time="YYYYMMDDHHMMSSZ"), which OpenSSH 9.1 and '
+        "later read as UTC. Older sshd refuses such a line outright (and so "
+        "the key), so the default writes the time without it, which OpenSSH "
+        "7.7 and later read in the guest's system time zone: UTC on the "
+        "common cloud images. Turn this on when every image runs OpenSSH 9.1 "
+        "or later, or some run in another time zone.",
+    ),
+]
+
 quota_opts: list[cfg.Opt] = [
     cfg.IntOpt(
         "key_pairs",
@@ -159,13 +182,14 @@ certificates_opts: list[cfg.Opt] = [
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(keypairs_opts, group="keypairs")
+    conf.register_opts(lifecycle_opts, group="keypairs")
     conf.register_opts(quota_opts, group="quota")
     conf.register_opts(certificates_opts, group="certificates")
 
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     return [
-        ("keypairs", keypairs_opts),
+        ("keypairs", keypairs_opts + lifecycle_opts),
         ("quota", quota_opts),
         ("certificates", certificates_opts),
     ]

@@ -17,6 +17,7 @@ from keypairs_ext.host.contract import (
     Extension,
     HostServices,
     Route,
+    ServerEvent,
     ServerHookInput,
     Version,
 )
@@ -51,6 +52,7 @@ class Keypairs(Extension):
                 services, self.store, certificate_store, authorities, self.controller.parse_any
             )
         self.trust = trust.Trust(group, authorities)
+        self._utc_suffix = services.conf.keypairs.expiry_time_utc_suffix
 
     @classmethod
     def register_opts(cls, conf: Any) -> None:
@@ -77,6 +79,21 @@ class Keypairs(Extension):
             # The extended contract's validate-only call (keypairs 1.0).
             Route("POST", "/os-keypairs/validate", c.validate, contract=extended.CONTRACT),
             *self._certificate_routes(),
+            # The lifecycle (keypairs 1.1).
+            Route(
+                "PUT",
+                "/os-keypairs/{name}",
+                c.update,
+                contract=extended.CONTRACT,
+                contract_min_version=extended.LIFECYCLE_VERSION,
+            ),
+            Route(
+                "GET",
+                "/os-keypairs/{name}/servers",
+                c.servers,
+                contract=extended.CONTRACT,
+                contract_min_version=extended.LIFECYCLE_VERSION,
+            ),
         ]
 
     def _certificate_routes(self) -> list[Route]:
@@ -123,6 +140,15 @@ class Keypairs(Extension):
         servers.on_rebuild(self.store, hook)
         self.trust.on_rebuild(hook, before)
 
+    def on_server_created(self, event: ServerEvent) -> None:
+        servers.record_usage(self.store, event)
+
+    def on_server_rebuilt(self, event: ServerEvent) -> None:
+        servers.record_usage(self.store, event)
+
+    def on_server_deleted(self, event: ServerEvent) -> None:
+        self.store.forget_server(event.context, event.server_id)
+
     def server_view(self, contribution: Mapping[str, Any], version: Version) -> dict:
         return servers.view(contribution)
 
@@ -130,12 +156,12 @@ class Keypairs(Extension):
         return {"key_name": servers.matches_key_name}
 
     def instance_metadata(self, contribution: Mapping[str, Any]) -> dict[str, Any]:
-        document = servers.instance_metadata(contribution)
+        document = servers.instance_metadata(contribution, self._utc_suffix)
         return trust.add_to_metadata(document, trust.Trust.lines(contribution))
 
     def instance_files(self, contribution: Mapping[str, Any]) -> dict[str, bytes]:
         return self.trust.krl_files(contribution)
 
     def ec2_metadata(self, contribution: Mapping[str, Any]) -> dict[str, Any]:
-        tree = servers.ec2_metadata(contribution)
+        tree = servers.ec2_metadata(contribution, self._utc_suffix)
         return trust.add_to_ec2(tree, trust.Trust.lines(contribution))

@@ -19,6 +19,24 @@ rules = [
         ("create", "POST", "/os-keypairs", "Create (generate or import) a key pair."),
         ("show", "GET", "/os-keypairs/{keypair_name}", "Show a key pair."),
         ("delete", "DELETE", "/os-keypairs/{keypair_name}", "Delete a key pair."),
+        (
+            "update",
+            "PUT",
+            "/os-keypairs/{keypair_name}",
+            "Change a key pair's description, labels or expiry (keypairs 1.1).",
+        ),
+        (
+            "servers",
+            "GET",
+            "/os-keypairs/{keypair_name}/servers",
+            "List the servers that use a key pair (keypairs 1.1).",
+        ),
+        (
+            "delete:force",
+            "DELETE",
+            "/os-keypairs/{keypair_name}?force=true",
+            "Delete a key pair that servers still use (keypairs 1.1); the delete rule applies too.",
+        ),
     ]
 ]
 

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from keypairs_ext import crypto, exception, notifications
-from keypairs_ext.api import extended, schemas, views
+from keypairs_ext.api import extended, lifecycle, schemas, views
 from keypairs_ext.db.api import KeypairStore
 from keypairs_ext.host.contract import ApiRequest, ApiResponse, HostServices, Invalid
 from keypairs_ext.keypool import RSAKeyPool
@@ -18,6 +18,16 @@ LOG = logging.getLogger(__name__)
 
 def _is_extended(request: ApiRequest) -> bool:
     return extended.CONTRACT in request.extension_versions
+
+
+def _has_lifecycle(request: ApiRequest) -> bool:
+    """Keypairs 1.1 or later was asked for."""
+    return lifecycle.applies(
+        request.extension_versions.get(extended.CONTRACT), extended.LIFECYCLE_VERSION
+    )
+
+
+_CREATE_V11 = lifecycle.with_lifecycle(extended.CREATE)
 
 
 class KeypairController:
@@ -65,26 +75,55 @@ class KeypairController:
         return ApiResponse(200, views.listed(request, keypairs, page_limit))
 
     def _index_extended(self, request: ApiRequest) -> ApiResponse:
-        params = extended.check_list_query(request.query)
+        has_lifecycle = _has_lifecycle(request)
+        params = extended.check_list_query(
+            request.query, lifecycle.LIST_FILTERS if has_lifecycle else ()
+        )
         user_id = self._target_user(request, params.get("user_id"))
         self._authorize(request, "index", user_id)
         max_limit = self._services.max_limit
         page_limit = min(int(params.get("limit", max_limit)), max_limit)
         filters = {k: params[k] for k in extended.LIST_FILTERS if k in params}
+        now = lifecycle.now()
         rows = self._store.list_filtered(
-            request.context, user_id, filters, page_limit, params.get("marker")
+            request.context,
+            user_id,
+            filters,
+            page_limit,
+            params.get("marker"),
+            lifecycle.check_list_filters(params) if has_lifecycle else None,
+            now,
         )
         body: dict[str, Any] = {
-            "keypairs": [
-                {"keypair": extended.add_facts(views.summary(row, request.version, False), row)}
-                for row in rows
-            ]
+            "keypairs": [{"keypair": view} for view in self._extended_views(request, rows, now)]
         }
         if rows and len(rows) == page_limit:
             body["keypairs_links"] = [
                 {"rel": "next", "href": views.next_href(request, rows[-1].name)}
             ]
         return ApiResponse(200, body)
+
+    def _extended_views(
+        self, request: ApiRequest, rows: list[Any], now: Any = None
+    ) -> list[dict[str, Any]]:
+        """List entries of the extended contract, at the version asked for."""
+        found = [
+            extended.add_facts(views.summary(row, request.version, False), row) for row in rows
+        ]
+        if _has_lifecycle(request):
+            counts = self._store.server_counts(request.context, [row.uuid for row in rows])
+            at = now or lifecycle.now()
+            for view, row in zip(found, rows, strict=True):
+                view.update(lifecycle.view_fields(row, counts.get(row.uuid, 0), at))
+        return found
+
+    def _add_extended(self, request: ApiRequest, view: dict[str, Any], keypair: Any) -> None:
+        extended.add_facts(view, keypair)
+        if _has_lifecycle(request):
+            counts = self._store.server_counts(request.context, [keypair.uuid])
+            view.update(
+                lifecycle.view_fields(keypair, counts.get(keypair.uuid, 0), lifecycle.now())
+            )
 
     def show(self, request: ApiRequest) -> ApiResponse:
         params = schemas.check_query(request.query, request.version, index=False)
@@ -93,8 +132,38 @@ class KeypairController:
         keypair = self._store.get(request.context, user_id, request.path_params["name"])
         body = views.shown(keypair, request.version, request.legacy)
         if _is_extended(request):
-            extended.add_facts(body["keypair"], keypair)
+            self._add_extended(request, body["keypair"], keypair)
         return ApiResponse(200, body)
+
+    def update(self, request: ApiRequest) -> ApiResponse:
+        """``PUT /os-keypairs/{name}`` (keypairs 1.1): description, labels, expiry."""
+        params = schemas.check_query(request.query, request.version, index=False)
+        user_id = self._target_user(request, params.get("user_id"))
+        self._authorize(request, "update", user_id)
+        self._validate(lifecycle.UPDATE, request.body)
+        name = request.path_params["name"]
+        values = lifecycle.changes(
+            request.body["keypair"], self._conf.keypairs.max_key_lifetime, creating=False
+        )
+        self._store.update(request.context, user_id, name, values)
+        LOG.info("Updated keypair %s of user %s: %s", name, user_id, ", ".join(sorted(values)))
+        keypair = self._store.get(request.context, user_id, name)
+        body = views.shown(keypair, request.version, False)
+        self._add_extended(request, body["keypair"], keypair)
+        return ApiResponse(200, body)
+
+    def servers(self, request: ApiRequest) -> ApiResponse:
+        """``GET /os-keypairs/{name}/servers`` (keypairs 1.1): the servers using it."""
+        params = schemas.check_query(request.query, request.version, index=False)
+        user_id = self._target_user(request, params.get("user_id"))
+        self._authorize(request, "servers", user_id)
+        keypair = self._store.get(request.context, user_id, request.path_params["name"])
+        rows = self._store.servers_of(request.context, keypair.uuid) if keypair.uuid else []
+        servers = [
+            {"id": server_id, "name": name, "created": lifecycle.timestamp(created)}
+            for server_id, name, created in rows
+        ]
+        return ApiResponse(200, {"servers": servers})
 
     def validate(self, request: ApiRequest) -> ApiResponse:
         """What an import would store, storing nothing (extended contract)."""
@@ -106,9 +175,14 @@ class KeypairController:
         return ApiResponse(200, extended.validated(parsed, key_type, public_text))
 
     def delete(self, request: ApiRequest) -> ApiResponse:
-        params = schemas.check_query(request.query, request.version, index=False)
+        query, force = request.query, False
+        if _has_lifecycle(request):
+            query, force = lifecycle.split_force(query)
+        params = schemas.check_query(query, request.version, index=False)
         user_id = self._target_user(request, params.get("user_id"))
         self._authorize(request, "delete", user_id)
+        if force:
+            self._authorize(request, "delete:force", user_id)
         name = request.path_params["name"]
         context = request.context
         args = {"user_id": user_id, "key_name": name}
@@ -123,7 +197,10 @@ class KeypairController:
                     user_id, name, found.fingerprint, found.public_key, found.type
                 )
                 call.versioned("delete", "start", stored)
-            self._store.delete(context, user_id, name)
+            if _has_lifecycle(request):
+                self._store.delete_unused(context, self._store.get(context, user_id, name), force)
+            else:
+                self._store.delete(context, user_id, name)
             if stored is not None:
                 call.versioned("delete", "end", stored)
             call.legacy("delete", "end")
@@ -134,7 +211,11 @@ class KeypairController:
     def create(self, request: ApiRequest) -> ApiResponse:
         version, legacy = request.version, request.legacy
         is_extended = _is_extended(request)
-        schema = extended.CREATE if is_extended else schemas.create_schema(version, legacy)
+        has_lifecycle = _has_lifecycle(request)
+        if is_extended:
+            schema = _CREATE_V11 if has_lifecycle else extended.CREATE
+        else:
+            schema = schemas.create_schema(version, legacy)
         try:
             self._validate(schema, request.body)
         except Invalid as exc:
@@ -150,6 +231,10 @@ class KeypairController:
         key_type = body.get("type", "ssh") if not legacy and version.matches("2.2") else "ssh"
         user_id = self._target_user(request, body.get("user_id"))
         self._authorize(request, "create", user_id)
+        # The lifecycle fields (1.1); without them a cloud's maximum lifetime still applies.
+        lifecycle_values = lifecycle.changes(
+            body if has_lifecycle else {}, self._conf.keypairs.max_key_lifetime, creating=True
+        )
 
         public_key = body.get("public_key")
         importing = public_key is not None
@@ -200,6 +285,7 @@ class KeypairController:
                     "type": key_type,
                     "uuid": str(uuid.uuid4()),
                     **extended.facts(parsed),
+                    **lifecycle_values,
                 },
                 self._conf.quota.key_pairs,
             )
@@ -219,7 +305,7 @@ class KeypairController:
         status = 201 if not legacy and version.matches("2.2") else 200
         created = views.created(keypair, version, legacy, private_key)
         if is_extended:
-            extended.add_facts(created["keypair"], keypair)
+            self._add_extended(request, created["keypair"], keypair)
         return ApiResponse(status, created)
 
     def _parse(self, public_text: str, key_type: str) -> crypto.PublicKey:

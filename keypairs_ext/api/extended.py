@@ -14,6 +14,7 @@ A request opts in beside its compute version.  Within the contract:
   nothing.  POST is never valid on a keypair's own URL, so this cannot be
   confused with a keypair named "validate".
 
+Later versions add to it: 1.1, the lifecycle (:mod:`keypairs_ext.api.lifecycle`).
 Without the opt-in none of this is visible: the compatible API is unchanged.
 """
 
@@ -26,6 +27,8 @@ from keypairs_ext.exception import Invalid
 
 CONTRACT = "keypairs"
 MIN_VERSION = "1.0"
+#: description, labels, update, expiry, usage (keypairs_ext.api.lifecycle)
+LIFECYCLE_VERSION = "1.1"
 #: SSH certificates: project CAs, user certificates, trust on servers, KRL
 CERTIFICATES_VERSION = "1.3"
 MAX_VERSION = CERTIFICATES_VERSION
@@ -79,11 +82,11 @@ LIST_FILTERS = ("fingerprint", "algorithm", "type", "name_prefix")
 LIST_PARAMS = ("user_id", "limit", "marker", *LIST_FILTERS)
 
 
-def check_list_query(query: list[tuple[str, str]]) -> dict[str, str]:
-    """The extended list's parameters; anything else is a 400."""
+def check_list_query(query: list[tuple[str, str]], extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """The extended list's parameters (and ``extra`` ones); anything else is a 400."""
     params: dict[str, str] = {}
     for name, value in query:
-        if name not in LIST_PARAMS:
+        if name not in LIST_PARAMS and name not in extra:
             raise Invalid(f"Additional properties are not allowed ('{name}' was unexpected)")
         params[name] = value
     if "limit" in params and not params["limit"].isdigit():

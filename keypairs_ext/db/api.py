@@ -34,6 +34,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from keypairs_ext import exception
 from keypairs_ext.db.connections import retried, transaction
+from keypairs_ext.db.lifecycle import LifecycleQueries, lifecycle_conditions
 from keypairs_ext.db.models import KeyPair, KeyPairUsage
 from keypairs_ext.host.contract import storable
 
@@ -60,7 +61,18 @@ _LISTED = sa.select(_KP.c.name, _KP.c.public_key, _KP.c.fingerprint, _KP.c.type)
 # a SQLAlchemy Row, which shows on a list of a thousand.
 ListedKeypair = collections.namedtuple("ListedKeypair", "name public_key fingerprint type")
 # Columns a create may leave out (facts of the extended contract).
-_UNSET_FACTS = dict.fromkeys(("uuid", "fingerprint_sha256", "algorithm", "bits", "comment"))
+_UNSET_FACTS = dict.fromkeys(
+    (
+        "uuid",
+        "fingerprint_sha256",
+        "algorithm",
+        "bits",
+        "comment",
+        "description",
+        "labels",
+        "expires_at",
+    )
+)
 
 
 class StoredKeypair(NamedTuple):
@@ -79,6 +91,9 @@ class StoredKeypair(NamedTuple):
     algorithm: str | None
     bits: int | None
     comment: str | None
+    description: str | None
+    labels: str | None
+    expires_at: datetime.datetime | None
 
 
 _Listed = list[ListedKeypair]
@@ -187,7 +202,7 @@ def _delete_releasing_quota(execute: _Execute, user_id: str, name: str) -> None:
         raise exception.KeypairNotFound(name, user_id)
 
 
-class KeypairStore:
+class KeypairStore(LifecycleQueries):
     """Keypair records.
 
     ``get`` and ``create`` return a ``StoredKeypair`` (every column);
@@ -301,9 +316,12 @@ class KeypairStore:
         filters: dict[str, str],
         limit: int | None = None,
         marker: str | None = None,
+        lifecycle: dict[str, Any] | None = None,
+        now: datetime.datetime | None = None,
     ) -> builtins.list[Any]:
         """Full rows of the extended list: fingerprint (either form), algorithm,
-        type and name prefix, paged like ``list``."""
+        type and name prefix, paged like ``list``; ``lifecycle`` adds the
+        keypairs 1.1 filters (``expired`` at ``now``, ``in_use``, ``labels``)."""
         values = [user_id, marker or "", *filters.values()]
         if not all(storable(v) for v in values):
             if marker is not None and not storable(marker):
@@ -322,6 +340,8 @@ class KeypairStore:
             # A range on the binary-ordered name: index-friendly, case-exact.
             prefix = filters["name_prefix"]
             query = query.where(_KP.c.name >= prefix, _KP.c.name < prefix + "\U0010ffff")
+        if lifecycle:
+            query = query.where(*lifecycle_conditions(lifecycle, now or _now()))
         with self._reading(context) as connection:
             if marker is not None:
                 found = connection.execute(_MARKER_EXISTS, {"user_id": user_id, "name": marker})

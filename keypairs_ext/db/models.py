@@ -37,6 +37,7 @@ class KeyPair(Base):
     __table_args__ = (
         # Also the index of the sorted per-user list (user_id, name).
         sa.UniqueConstraint("user_id", "name", name="uniq_key_pairs0user_id0name"),
+        sa.Index("key_pairs_expires_at_idx", "expires_at"),
     )
 
     id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True, autoincrement=True)
@@ -53,6 +54,10 @@ class KeyPair(Base):
     algorithm: orm.Mapped[str | None] = orm.mapped_column(sa.String(32), nullable=True)
     bits: orm.Mapped[int | None] = orm.mapped_column(sa.Integer, nullable=True)
     comment: orm.Mapped[str | None] = orm.mapped_column(sa.Text, nullable=True)
+    # The lifecycle (keypairs 1.1).  labels: ",k=v,k2=v2," (see db/lifecycle.py).
+    description: orm.Mapped[str | None] = orm.mapped_column(sa.String(255), nullable=True)
+    labels: orm.Mapped[str | None] = orm.mapped_column(sa.Text, nullable=True)
+    expires_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(Timestamp, nullable=True)
 
 
 class KeyPairUsage(Base):
@@ -62,6 +67,18 @@ class KeyPairUsage(Base):
 
     user_id: orm.Mapped[str] = orm.mapped_column(BinaryUserId, primary_key=True)
     in_use: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+
+
+class KeyPairServer(Base):
+    """A server booted (or rebuilt) with a keypair, while it exists."""
+
+    __tablename__ = "key_pair_servers"
+    __table_args__ = (sa.Index("key_pair_servers_server_id_idx", "server_id"),)
+
+    keypair_uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    server_id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    server_name: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
 
 
 # --- SSH certificates (keypairs 1.3) ------------------------------------------------

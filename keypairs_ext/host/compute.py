@@ -198,7 +198,7 @@ class ComputeAPI:
                     match = router.match(method, path)
                 except MethodNotAllowed:
                     match = None
-                if match is not None:
+                if match is not None and match.entry.target.route.serves(contracts[name]):
                     return match
         return self.router.match(method, path)
 

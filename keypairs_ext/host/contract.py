@@ -14,6 +14,7 @@ API is declared by the methods below; the host calls nothing else.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
@@ -197,6 +198,13 @@ class Route:
     #: served only to requests that opt in to this extension contract
     #: (``OpenStack-API-Version: <contract> X.Y``); absent for the others
     contract: str | None = None
+    #: with ``contract``: served only from this contract version on; a
+    #: request at an earlier version sees the API as if it were absent
+    contract_min_version: str | None = None
+
+    def serves(self, contract_version: Version) -> bool:
+        """Whether a request at ``contract_version`` of ``contract`` sees this route."""
+        return contract_version.matches(self.contract_min_version)
 
 
 # --- Server integration ------------------------------------------------------
@@ -262,6 +270,25 @@ class Notifier:
 
     def close(self) -> None:
         """Send what is waiting (briefly) and close the broker connection."""
+
+
+@dataclasses.dataclass
+class ServerEvent:
+    """A server's create, rebuild or delete, after the host committed it.
+
+    Delivered to :meth:`Extension.on_server_created`, ``on_server_rebuilt``
+    and ``on_server_deleted`` once the instance record is written (or gone),
+    so an extension can keep records of its own about servers, such as which
+    servers use a keypair.  ``contribution`` is this extension's part of the
+    instance record: as stored after a create or rebuild, as it was before a
+    delete.  ``created_at`` is the server's creation time (naive UTC).
+    """
+
+    context: Any
+    server_id: str
+    name: str
+    created_at: datetime.datetime
+    contribution: Mapping[str, Any]
 
 
 # --- What the host offers -----------------------------------------------------
@@ -371,6 +398,16 @@ class Extension:
 
     def on_server_rebuild(self, hook: ServerHookInput) -> None:
         """Update ``hook.contribution`` on rebuild."""
+
+    def on_server_created(self, event: ServerEvent) -> None:
+        """A server was created (after commit).  An error here is logged by
+        the host and does not undo the server; see :class:`ServerEvent`."""
+
+    def on_server_rebuilt(self, event: ServerEvent) -> None:
+        """A server was rebuilt (after commit); ``event.contribution`` is the new one."""
+
+    def on_server_deleted(self, event: ServerEvent) -> None:
+        """A server was deleted (after commit); ``event.contribution`` is what it had."""
 
     def server_view(self, contribution: Mapping[str, Any], version: Version) -> dict:
         """Fields this extension adds to a server's view."""

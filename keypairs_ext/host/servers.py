@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import logging
 import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -25,11 +26,14 @@ from keypairs_ext.host.contract import (
     Invalid,
     NotFound,
     Route,
+    ServerEvent,
     ServerHookInput,
     Version,
     storable,
 )
 from keypairs_ext.host.db.models import Instance
+
+LOG = logging.getLogger(__name__)
 
 _NAME = {"type": "string", "minLength": 1, "maxLength": 255}
 # Stored in 255-character columns (an integer as its decimal string).
@@ -276,6 +280,7 @@ class ServersController:
         )
         with self._db.writer.using(context) as session:
             session.add(instance)
+        self._announce("on_server_created", context, instance)
         body = {
             "server": {
                 "id": instance.id,
@@ -287,6 +292,24 @@ class ServersController:
         }
         location = self._links(request, instance)[0]["href"]
         return ApiResponse(202, body, {"Location": location})
+
+    def _announce(self, hook: str, context: Any, instance: Instance) -> None:
+        """Tell each extension about a committed change: the server stands
+        (or is gone) whatever an extension's handler does."""
+        for ext in self._extensions:
+            event = ServerEvent(
+                context,
+                instance.id,
+                instance.name,
+                instance.created_at,
+                instance.extension_data.get(ext.alias, {}),
+            )
+            try:
+                getattr(ext, hook)(event)
+            except Exception:
+                LOG.exception(
+                    "%s of extension %s failed for server %s", hook, ext.alias, instance.id
+                )
 
     def _known_create_properties(self, request: ApiRequest) -> set[str]:
         schema = self._schema("create", request.version, False)
@@ -336,6 +359,7 @@ class ServersController:
             instance = self._load(request, session, request.path_params["server_id"])
             self._authorize(request, "delete", instance.project_id)
             session.delete(instance)
+        self._announce("on_server_deleted", request.context, instance)
         return ApiResponse(204)
 
     def action(self, request: ApiRequest) -> ApiResponse:
@@ -382,6 +406,7 @@ class ServersController:
             instance.updated_at = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
             session.flush()
             view = self._detail(request, instance)
+        self._announce("on_server_rebuilt", context, instance)
         if request.version.matches(high="2.46"):
             view["adminPass"] = rebuild.get("adminPass") or secrets.token_urlsafe(9)
         return ApiResponse(202, {"server": view})

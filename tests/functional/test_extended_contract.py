@@ -99,7 +99,7 @@ def test_opted_in_responses_echo_the_contract_version(ext):
     assert response.headers["X-OpenStack-Nova-API-Version"] == "2.92"
 
 
-@pytest.mark.parametrize("version", ["1.10", "2.0"])
+@pytest.mark.parametrize("version", ["1.99", "1.10", "2.0"])
 def test_contract_version_out_of_range_is_406_naming_the_range(ext, version):
     response = ext.call("GET", "/os-keypairs", header=f"compute 2.92, keypairs {version}")
     assert fault(response) == (
