@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from keypairs_ext import authority, policies
+from keypairs_ext import authority, manage, policies
 from keypairs_ext import conf as keypairs_conf
 from keypairs_ext.api import extended, servers, trust
 from keypairs_ext.api.certificates import CertificatesController
@@ -14,6 +14,7 @@ from keypairs_ext.api.controller import KeypairController
 from keypairs_ext.db.api import KeypairStore
 from keypairs_ext.db.certificates import CertificateStore
 from keypairs_ext.host.contract import (
+    Command,
     Extension,
     HostServices,
     Route,
@@ -61,6 +62,10 @@ class Keypairs(Extension):
     @classmethod
     def list_rules(cls) -> Iterable[Any]:
         return policies.list_rules()
+
+    @classmethod
+    def commands(cls) -> list[Command]:
+        return list(manage.COMMANDS)
 
     @classmethod
     def migrations(cls) -> str:

@@ -291,6 +291,23 @@ class ServerEvent:
     contribution: Mapping[str, Any]
 
 
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """An operator command: ``keypairs-manage <category> <name> [arguments]``.
+
+    ``add_arguments(parser)`` adds the command's options to its argparse
+    parser.  ``run(extension, arguments)`` runs it on the built, enabled
+    extension (``arguments`` has one attribute per option, named by its
+    ``dest``) and returns the exit status.
+    """
+
+    category: str
+    name: str
+    help: str
+    add_arguments: Callable[[Any], None]
+    run: Callable[[Any, Any], int]
+
+
 # --- What the host offers -----------------------------------------------------
 
 
@@ -371,6 +388,11 @@ class Extension:
     def list_rules(cls) -> Iterable[Any]:
         """oslo.policy rule defaults of this extension."""
         return ()
+
+    @classmethod
+    def commands(cls) -> list[Command]:
+        """Operator commands this extension adds to the host's management tool."""
+        return []
 
     @classmethod
     def migrations(cls) -> str | None:

@@ -103,9 +103,13 @@ class MetadataProxy:
 
 
 class Sshd:
-    """A real OpenSSH sshd on a loopback port, reading one authorized_keys file."""
+    """A real OpenSSH sshd on a loopback port, reading one authorized_keys file.
 
-    def __init__(self, workdir: pathlib.Path) -> None:
+    ``env`` adds to sshd's environment (``{"TZ": "UTC"}`` plays a cloud
+    image's time zone).
+    """
+
+    def __init__(self, workdir: pathlib.Path, env: dict[str, str] | None = None) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.port = free_port()
@@ -130,6 +134,7 @@ class Sshd:
             [SSHD, "-D", "-e", "-f", str(self.config)],
             stderr=self.log.open("w"),
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
         )
         for _ in range(100):
             if (

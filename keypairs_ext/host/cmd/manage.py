@@ -1,8 +1,11 @@
-"""``keypairs-manage``: operator commands (``db sync``, ``db version``)."""
+"""``keypairs-manage``: operator commands (``db sync``, ``db version``), and
+the commands of the installed extensions (``Extension.commands()``)."""
 
 from __future__ import annotations
 
+import functools
 import sys
+from typing import Any
 
 from oslo_config import cfg
 
@@ -36,6 +39,30 @@ def db_version(conf: cfg.ConfigOpts) -> None:
             print(f"{cls.alias}: {migrate.current(engine, table)}")
 
 
+def run_extension_command(alias: str, command: Any, conf: cfg.ConfigOpts) -> None:
+    """Build the host, then run ``command`` on the enabled extension ``alias``."""
+    host = app.build(conf)
+    try:
+        found = [ext for ext in host.extensions if ext.alias == alias]
+        if not found:
+            sys.exit(
+                f"keypairs-manage: extension {alias!r} is not enabled ([api] enabled_extensions)"
+            )
+        status = command.run(found[0], conf.category)
+    finally:
+        host.close()
+    if status:
+        sys.exit(status)
+
+
+def _installed_commands() -> list[tuple[str, Any]]:
+    try:
+        installed = loader.find_installed()
+    except loader.ExtensionLoadError:
+        return []  # reported by the commands that load extensions
+    return [(alias, c) for alias, cls in installed.classes.items() for c in cls.commands()]
+
+
 def _add_commands(subparsers) -> None:
     db = subparsers.add_parser("db", help="Database schema")
     db_commands = db.add_subparsers(dest="action")
@@ -43,6 +70,14 @@ def _add_commands(subparsers) -> None:
     sync.set_defaults(func=db_sync)
     version = db_commands.add_parser("version", help="Show each schema's revision")
     version.set_defaults(func=db_version)
+    categories: dict[str, Any] = {}
+    for alias, command in _installed_commands():
+        if command.category not in categories:
+            parser = subparsers.add_parser(command.category, help=f"{command.category} commands")
+            categories[command.category] = parser.add_subparsers(dest="action")
+        parser = categories[command.category].add_parser(command.name, help=command.help)
+        command.add_arguments(parser)
+        parser.set_defaults(func=functools.partial(run_extension_command, alias, command))
 
 
 command_opt = cfg.SubCommandOpt("command", title="Commands", handler=_add_commands)
