@@ -150,15 +150,15 @@ def test_earlier_versions_and_compatible_clients_see_nothing_new(user: User) -> 
         ({"labels": {"a/b/c": "x"}}, "Invalid label key 'a/b/c'"),
         ({"labels": {"Upper.Case/k": "x"}}, "Invalid label key"),
         ({"labels": {"k": "a b"}}, "Invalid value 'a b' of label 'k'"),
-        ({"labels": {"k": "x" * 64}}, "is too long"),
+        ({"labels": {"k": "x" * 64}}, "It may be at most 63 characters long."),
         ({"labels": {f"k{i}": "v" for i in range(33)}}, "has too many properties"),
-        ({"description": "x" * 256}, "is too long"),
+        ({"description": "x" * 256}, "It may be at most 255 characters long."),
         ({"expires_at": "tomorrow"}, "Invalid expires_at 'tomorrow'"),
         ({"expires_at": "2099-01-01T00:00:00"}, "with its offset"),
         ({"expires_at": "2001-01-01T00:00:00Z"}, "it is not in the future"),
         ({"expires_in": 0}, "less than the minimum of 1"),
         ({"expires_in": 60, "expires_at": "2099-01-01T00:00:00Z"}, "not both"),
-        ({"expires_in": "60"}, "is not of type 'integer'"),
+        ({"expires_in": "60"}, "It must be an integer, not a string."),
     ],
 )
 def test_bad_lifecycle_fields_are_a_400_storing_nothing(
@@ -206,7 +206,7 @@ def test_update_changes_only_what_it_is_given(user: User) -> None:
         ({"keypair": {"public_key": "ssh-ed25519 AAAA"}}, "'public_key' was unexpected"),
         ({"keypair": {"name": "renamed"}}, "'name' was unexpected"),
         ({"other": {}}, "'keypair' is a required property"),
-        ({"keypair": {"labels": {"k": 1}}}, "is not of type 'string'"),
+        ({"keypair": {"labels": {"k": 1}}}, "It must be a string, not an integer."),
     ],
 )
 def test_update_is_strict(user: User, body: dict, words: str) -> None:
