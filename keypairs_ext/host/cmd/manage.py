@@ -48,7 +48,7 @@ def run_extension_command(alias: str, command: Any, conf: cfg.ConfigOpts) -> Non
             sys.exit(
                 f"keypairs-manage: extension {alias!r} is not enabled ([api] enabled_extensions)"
             )
-        status = command.run(found[0], conf.category)
+        status = command.run(found[0], conf.command)
     finally:
         host.close()
     if status:
@@ -100,6 +100,6 @@ def main(argv: list[str] | None = None) -> None:
         )
         func = getattr(conf.command, "func", None)
         if func is None:
-            sys.exit(f"usage: {PROG} [--config-file FILE] db {{sync,version}}")
+            sys.exit(f"usage: {PROG} [--config-file FILE] COMMAND ... (see --help)")
         database.check_driver(host_conf.database_connection(conf))
         func(conf)
