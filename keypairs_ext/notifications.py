@@ -24,7 +24,7 @@ from typing import Any
 
 import jsonschema
 
-from keypairs_ext import exception
+from keypairs_ext import exception, notification_payloads
 from keypairs_ext.host.contract import LEGACY, VERSIONED, APIError, Notifier
 
 NOVA_NAMESPACE = "nova"
@@ -51,7 +51,7 @@ _BASE_CODES: tuple[tuple[type, int], ...] = (
 )
 
 #: Extended payloads: name -> (version, JSON schema of ``nova_object.data``)
-EXTENDED_PAYLOADS: dict[str, tuple[str, dict[str, Any]]] = {}
+EXTENDED_PAYLOADS: dict[str, tuple[str, dict[str, Any]]] = notification_payloads.PAYLOADS
 
 
 def keypair_fields(

@@ -18,7 +18,8 @@ import ipaddress
 import logging
 from typing import Any
 
-from keypairs_ext import exception
+from keypairs_ext import exception, notifications
+from keypairs_ext import notification_payloads as payloads
 from keypairs_ext.api import extended, views
 from keypairs_ext.authority import Authorities, epoch
 from keypairs_ext.crypto import certificates
@@ -181,6 +182,17 @@ class CertificatesController:
         self._store = store
         self._authorities = authorities
         self._parse_public_key = parse_public_key
+        self._events = notifications.KeypairEvents(
+            services.notifier, services.conf.keypairs.extended_notifications
+        )
+
+    def _authority_event(self, context: Any, action: str, ca: CertificateAuthority) -> None:
+        self._events.extended(
+            context,
+            f"ssh_certificate_authority.{action}",
+            "SSHCertificateAuthorityPayload",
+            payloads.ssh_certificate_authority(ca),
+        )
 
     # --- helpers ------------------------------------------------------------
 
@@ -240,7 +252,11 @@ class CertificatesController:
                 f"Certificates cannot be issued for {label} keys; certifiable types are "
                 f"{', '.join(certificates.CERTIFIABLE_TYPES)}."
             )
+        # The first certificate of a project creates its CA: say so too.
+        had_ca = not self._events.extended_on or bool(self._authorities.active(context.project_id))
         ca = self._authorities.signing(context.project_id, context.user_id)
+        if not had_ca:
+            self._authority_event(context, "create", ca)
         issued_at = now().replace(microsecond=0)
         record = IssuedCertificate(
             ca_id=ca.id,
@@ -268,6 +284,12 @@ class CertificatesController:
             ",".join(principals),
             _instant(issued.valid_before),
             context.user_id,
+        )
+        self._events.extended(
+            context,
+            "ssh_certificate.issue",
+            "SSHCertificatePayload",
+            payloads.ssh_certificate(issued, ca),
         )
         return ApiResponse(201, {"certificate": certificate_view(issued, ca)})
 
@@ -333,6 +355,12 @@ class CertificatesController:
             raise exception.NotFound(f"Certificate {found.serial} could not be found.")
         LOG.info("Revoked SSH certificate serial %s of project %s", row.serial, context.project_id)
         ca = self._store.authority(context.project_id, row.ca_id)
+        self._events.extended(
+            context,
+            "ssh_certificate.revoke",
+            "SSHCertificatePayload",
+            payloads.ssh_certificate(row, ca),
+        )
         return ApiResponse(200, {"certificate": certificate_view(row, ca)})
 
     # --- CAs ----------------------------------------------------------------
@@ -383,6 +411,7 @@ class CertificatesController:
                 "Another certificate authority was being created for this project at the "
                 "same time; list them and try again if you still need a new one."
             )
+        self._authority_event(context, "create", ca)
         return ApiResponse(201, {"certificate_authority": authority_view(ca, True)})
 
     def retire_authority(self, request: ApiRequest) -> ApiResponse:
@@ -398,6 +427,7 @@ class CertificatesController:
             raise exception.NotFound(
                 f"Certificate authority {request.path_params['ca_id']} could not be found."
             )
+        self._authority_event(context, "retire", ca)
         return ApiResponse(200, {"certificate_authority": authority_view(ca, False)})
 
     # --- revocation ---------------------------------------------------------
@@ -440,6 +470,10 @@ class CertificatesController:
             )
         )
         LOG.info("Revoked SSH key %s in project %s", row.fingerprint_sha256, context.project_id)
+        if created:
+            self._events.extended(
+                context, "ssh_key.revoke", "SSHRevokedKeyPayload", payloads.ssh_revoked_key(row)
+            )
         return ApiResponse(201 if created else 200, {"revoked_key": revoked_key_view(row)})
 
     def krl(self, request: ApiRequest) -> ApiResponse:

@@ -69,19 +69,21 @@ GENERATED = {
 }
 
 
-def _normalize(value: Any, rules: dict, path: str) -> Any:
+def _normalize(value: Any, rules: dict, path: str, keep: frozenset = frozenset()) -> Any:
+    """``value`` with each varying field replaced by its example; values in
+    ``keep`` (the fixed key's own facts) are shown as they are."""
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            if key in rules and isinstance(item, str):
+            if key in rules and isinstance(item, str) and item not in keep:
                 form, example = rules[key]
                 assert re.fullmatch(form, item, re.DOTALL), (path, key, item[:200])
                 out[key] = example
             else:
-                out[key] = _normalize(item, rules, f"{path}.{key}")
+                out[key] = _normalize(item, rules, f"{path}.{key}", keep)
         return out
     if isinstance(value, list):
-        return [_normalize(item, rules, path) for item in value]
+        return [_normalize(item, rules, path, keep) for item in value]
     return value
 
 
@@ -186,5 +188,95 @@ def test_every_sample_is_shown_and_checked():
     assert shown == on_disk
 
 
+# --- extended events -------------------------------------------------------------
+
+_UUID = VARIABLE["message_id"][0]
+_INSTANT_FORM = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
+EXTENDED_VARIABLE = {
+    "id": (_UUID, "0b6f3a52-2c1d-4e8f-9a7b-5d3c1e0f2a4b"),
+    "ca_id": (_UUID, "0b6f3a52-2c1d-4e8f-9a7b-5d3c1e0f2a4b"),
+    "public_key": (
+        r"ssh-ed25519 AAAA[A-Za-z0-9+/]+=*( .*)?",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1x7Qm0b3Vf… project-ca-1",
+    ),
+    "fingerprint_sha256": (r"SHA256:[A-Za-z0-9+/]{43}", "SHA256:Xk3fL0u2Q9v…"),
+    "ca_fingerprint_sha256": (r"SHA256:[A-Za-z0-9+/]{43}", "SHA256:Xk3fL0u2Q9v…"),
+    "valid_after": (_INSTANT_FORM, "2026-12-06T02:04:28.000000Z"),
+    "valid_before": (_INSTANT_FORM, "2026-12-06T03:06:28.000000Z"),
+    "created_at": (_INSTANT_FORM, "2026-12-06T02:06:28.036979Z"),
+    "retired_at": (_INSTANT_FORM, "2026-12-06T02:06:29.118205Z"),
+    "revoked_at": (_INSTANT_FORM, "2026-12-06T02:06:29.118205Z"),
+}
+CERTS = "compute 2.92, keypairs 1.3"
+ADMIN_TOKEN = "admin:4c1a7e0d9b2f4e6a8d3c5b7a9e1f2d4c"
+# (sample, token, method, path, body, status, messages)
+EXTENDED_CALLS = [
+    (
+        "ssh-certificate-issue-first",
+        TOKEN,
+        "POST",
+        "/v2.1/os-keypairs/laptop/certificates",
+        {"certificate": {"principals": ["ubuntu"]}},
+        201,
+        2,
+    ),
+    ("ssh-certificate-revoke", TOKEN, "POST", "/v2.1/os-ssh-certificates/1/revoke", None, 200, 1),
+    (
+        "ssh-key-revoke",
+        TOKEN,
+        "POST",
+        "/v2.1/os-ssh-revoked-keys",
+        {"revoked_key": {"keypair_name": "laptop", "reason": "laptop stolen"}},
+        201,
+        1,
+    ),
+    ("ssh-certificate-authority-retire", ADMIN_TOKEN, "POST", "<retire>", None, 200, 1),
+]
+
+
+def test_extended_samples_match_what_is_sent(tmp_path):
+    from tests.functional.certificates_helpers import certificate_overrides
+
+    bus = make_bus(
+        f"sqlite:///{tmp_path}/kp.sqlite",
+        str(tmp_path),
+        DEFAULT__host=HOST,
+        **certificate_overrides(tmp_path),
+    )
+    from keypairs_ext.crypto import certificates
+
+    rules = {**VARIABLE, **EXTENDED_VARIABLE}
+    label, blob = PUBLIC_KEY.split()[:2]
+    fingerprint = certificates.fingerprint_sha256(certificates.public_blob(PUBLIC_KEY))
+    keep = frozenset({f"{label} {blob}", fingerprint})
+    try:
+        client = bus.client.as_user(TOKEN)
+        body = {"keypair": {"name": "laptop", "public_key": PUBLIC_KEY}}
+        assert client.post("/v2.1/os-keypairs", body, version="2.2").status_int == 201
+        bus.consumer.take(4)
+        ca_id = None
+        for name, token, method, path, body, status, count in EXTENDED_CALLS:
+            if path == "<retire>":
+                path = f"/v2.1/os-ssh-certificate-authorities/{ca_id}/retire"
+            response = bus.client.as_user(token).request(
+                method, path, body, headers={"OpenStack-API-Version": CERTS}
+            )
+            assert response.status_int == status, (name, response.text)
+            if name == "ssh-certificate-issue-first":
+                ca_id = response.json["certificate"]["ca_id"]
+            shown = []
+            for message in bus.consumer.take(count):
+                topic, _, priority = message.routing_key.rpartition(".")
+                assert topic == bus.topics.versioned
+                body_shown = _normalize(message.body, rules, message.event_type, keep)
+                shown.append(
+                    {"routing_key": f"versioned_notifications.{priority}", "message": body_shown}
+                )
+            _check(name, shown)
+        bus.consumer.nothing_more()
+    finally:
+        close_bus(bus)
+
+
 def extended_sample_names() -> set[str]:
-    return set()
+    return {call[0] for call in EXTENDED_CALLS}
