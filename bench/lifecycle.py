@@ -33,6 +33,8 @@ from bench.operations import KP, public_keys
 
 HEADER = "compute 2.92, keypairs 1.1"
 WARMUP = 100
+#: servers of other users' keys, so that the usage table has a realistic size
+SERVERS = 100_000
 TIMED = 1000
 
 
@@ -61,7 +63,7 @@ def _median_us(app: Any, operation: Callable[[int], dict], timed: int) -> float:
 def dress(engine: sa.engine.Engine, user: str) -> None:
     """Lifecycle data: ``user``'s keys get UUIDs, labels (a tenth ``team=db``),
     expiries (a tenth past) and a server each for a tenth; 1% of all keys
-    expired a day ago."""
+    expired a day ago; other keys have ``SERVERS`` servers."""
     now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
     with engine.begin() as connection:
         rows = connection.execute(
@@ -94,6 +96,20 @@ def dress(engine: sa.engine.Engine, user: str) -> None:
             sa.text("UPDATE key_pairs SET expires_at = :e WHERE id % 100 = 7 AND user_id <> :u"),
             {"e": now - datetime.timedelta(days=1), "u": user},
         )
+        # Other users' servers: the usage table at a tenth of the keypairs.
+        connection.execute(
+            sa.text(
+                "INSERT INTO key_pair_servers (keypair_uuid, server_id, server_name, created_at) "
+                "VALUES (:k, :s, 'vm', :c)"
+            ),
+            [
+                {"k": f"ffffffff-0000-4000-8000-{n:012d}", "s": f"other-{n}", "c": now}
+                for n in range(SERVERS)
+            ],
+        )
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE key_pair_servers")
 
 
 def operations(user: str) -> dict[str, Callable[[int], dict]]:
@@ -116,54 +132,28 @@ def operations(user: str) -> dict[str, Callable[[int], dict]]:
 
 def statements(url: str, user: str) -> list[tuple[str, str, Any]]:
     """The SQL the lifecycle store operations issue, captured as they run."""
-    from keypairs_ext.db.api import KeypairStore
-    from keypairs_ext.host import app, database
-    from keypairs_ext.host.context import RequestContext
-
-    conf = app.make_conf([])
-    conf.set_override("connection", url, group="database")
-    facade = database.create_facade(conf)
-    autocommit = database.create_autocommit_engine(conf)
-    store = KeypairStore(facade, autocommit)
-    engines = [facade.writer.get_engine()] + ([autocommit] if autocommit is not None else [])
-    captured: list[tuple[str, str, Any]] = []
-    current = {"op": ""}
-
-    def before(_conn, _cursor, statement, parameters, _context, executemany):
-        if not executemany and statement.lstrip().upper().startswith(
-            ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
-        ):
-            captured.append((current["op"], statement, parameters))
-
-    for engine in engines:
-        sa.event.listen(engine, "before_cursor_execute", before)
-    context = RequestContext(user_id=user, project_id="bench")
     now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-    try:
-        current["op"] = "update"
+    uuids = [f"00000000-0000-4000-8000-{i:012d}" for i in range(1, 11)]
+    with load.capturing(url, user) as (store, context, name, captured):
+        name("update")
         store.update(context, user, "kp-00050", {"description": "plan"})
-        for name, lifecycle in (
+        for operation, lifecycle in (
             ("list expired", {"expired": True}),
             ("list not expired", {"expired": False}),
             ("list in_use", {"in_use": True}),
             ("list labels", {"labels": {"team": "db", "env": "prod"}}),
         ):
-            current["op"] = name
+            name(operation)
             store.list_filtered(context, user, {}, 10, "kp-00100", lifecycle, now)
-        current["op"] = "server counts of a page"
-        uuids = [f"00000000-0000-4000-8000-{i:012d}" for i in range(1, 11)]
+        name("server counts of a page")
         store.server_counts(context, uuids)
-        current["op"] = "servers of a key"
+        name("servers of a key")
         store.servers_of(context, uuids[0])
-        current["op"] = "sweep batch"
+        name("sweep batch")
         store.expired_batch(context, now, (now - datetime.timedelta(days=2), 0), 500)
-        current["op"] = "server event"
+        name("server event")
         store.record_server(context, "plan-server", "vm", now, uuids[:1])
         store.forget_server(context, "plan-server")
-    finally:
-        for engine in engines:
-            sa.event.remove(engine, "before_cursor_execute", before)
-            engine.dispose()
     return captured
 
 

@@ -7,11 +7,12 @@ loaded for it, so quota accounting stays consistent with the table.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import io
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -110,18 +111,16 @@ def analyze(engine: sa.engine.Engine) -> None:
             connection.exec_driver_sql("ANALYZE")
 
 
-def hot_path_statements(url: str, user_id: str, names: list[str]) -> list[tuple[str, str, Any]]:
-    """Run the extension's own store operations once and capture their SQL.
-
-    Returns (operation, statement, parameters) for every statement the
-    show, list (with and without marker), create and delete paths issued.
-    """
+@contextlib.contextmanager
+def capturing(url: str, user_id: str) -> Iterator[tuple[Any, Any, Callable[[str], None], list]]:
+    """A store on the engines the API builds from its configuration (so the
+    statements are those of the request path), a context of ``user_id``, a
+    function naming the operation under way, and the list that collects
+    (operation, statement, parameters) of every statement run meanwhile."""
     from keypairs_ext.db.api import KeypairStore
     from keypairs_ext.host import app, database
     from keypairs_ext.host.context import RequestContext
 
-    # The engines the API builds from its configuration, so that the
-    # statements are those of the request path (autocommit engine first).
     conf = app.make_conf([])
     conf.set_override("connection", url, group="database")
     facade = database.create_facade(conf)
@@ -137,11 +136,27 @@ def hot_path_statements(url: str, user_id: str, names: list[str]) -> list[tuple[
         ):
             captured.append((current["op"], statement, parameters))
 
+    def name(operation: str) -> None:
+        current["op"] = operation
+
     for engine in engines:
         sa.event.listen(engine, "before_cursor_execute", before)
-    context = RequestContext(user_id=user_id, project_id="bench")
     try:
-        current["op"] = "create (quota + insert)"
+        yield store, RequestContext(user_id=user_id, project_id="bench"), name, captured
+    finally:
+        for engine in engines:
+            sa.event.remove(engine, "before_cursor_execute", before)
+            engine.dispose()
+
+
+def hot_path_statements(url: str, user_id: str, names: list[str]) -> list[tuple[str, str, Any]]:
+    """Run the extension's own store operations once and capture their SQL.
+
+    Returns (operation, statement, parameters) for every statement the
+    show, list (with and without marker), create and delete paths issued.
+    """
+    with capturing(url, user_id) as (store, context, name, captured):
+        name("create (quota + insert)")
         store.create(
             context,
             {
@@ -153,18 +168,14 @@ def hot_path_statements(url: str, user_id: str, names: list[str]) -> list[tuple[
             },
             1_000_000,
         )
-        current["op"] = "show"
+        name("show")
         store.get(context, user_id, names[0])
-        current["op"] = "list (limit)"
+        name("list (limit)")
         store.list(context, user_id, 10, None)
-        current["op"] = "list (limit, marker)"
+        name("list (limit, marker)")
         store.list(context, user_id, 10, names[len(names) // 2])
-        current["op"] = "delete"
+        name("delete")
         store.delete(context, user_id, "explain-probe")
-    finally:
-        for engine in engines:
-            sa.event.remove(engine, "before_cursor_execute", before)
-            engine.dispose()
     return captured
 
 

@@ -125,10 +125,16 @@ class KeypairController:
                 lifecycle.view_fields(keypair, counts.get(keypair.uuid, 0), lifecycle.now())
             )
 
-    def show(self, request: ApiRequest) -> ApiResponse:
+    def _member_user(self, request: ApiRequest, action: str) -> str:
+        """The user whose keypair a member URL names (``?user_id=`` at 2.10+),
+        once the query is checked and ``action`` is allowed on it."""
         params = schemas.check_query(request.query, request.version, index=False)
         user_id = self._target_user(request, params.get("user_id"))
-        self._authorize(request, "show", user_id)
+        self._authorize(request, action, user_id)
+        return user_id
+
+    def show(self, request: ApiRequest) -> ApiResponse:
+        user_id = self._member_user(request, "show")
         keypair = self._store.get(request.context, user_id, request.path_params["name"])
         body = views.shown(keypair, request.version, request.legacy)
         if _is_extended(request):
@@ -137,9 +143,7 @@ class KeypairController:
 
     def update(self, request: ApiRequest) -> ApiResponse:
         """``PUT /os-keypairs/{name}`` (keypairs 1.1): description, labels, expiry."""
-        params = schemas.check_query(request.query, request.version, index=False)
-        user_id = self._target_user(request, params.get("user_id"))
-        self._authorize(request, "update", user_id)
+        user_id = self._member_user(request, "update")
         self._validate(lifecycle.UPDATE, request.body)
         name = request.path_params["name"]
         values = lifecycle.changes(
@@ -154,9 +158,7 @@ class KeypairController:
 
     def servers(self, request: ApiRequest) -> ApiResponse:
         """``GET /os-keypairs/{name}/servers`` (keypairs 1.1): the servers using it."""
-        params = schemas.check_query(request.query, request.version, index=False)
-        user_id = self._target_user(request, params.get("user_id"))
-        self._authorize(request, "servers", user_id)
+        user_id = self._member_user(request, "servers")
         keypair = self._store.get(request.context, user_id, request.path_params["name"])
         rows = self._store.servers_of(request.context, keypair.uuid) if keypair.uuid else []
         servers = [
