@@ -3,7 +3,7 @@
 Mixed into :class:`keypairs_ext.db.api.KeypairStore`.  Labels are stored as
 ``,key=value,...,`` (sorted), so a wanted pair is one ``LIKE '%,k=v,%'``
 evaluated on the user's rows, which the (user_id, name) index already
-narrows; ``in_use`` is an ``EXISTS`` on ``key_pair_servers``' primary key.
+narrows; ``in_use`` is a lookup of ``key_pair_servers``' primary key per row.
 """
 
 from __future__ import annotations
@@ -22,7 +22,16 @@ from keypairs_ext.host.contract import storable
 
 _KP = cast(sa.Table, KeyPair.__table__)
 _SERVERS = cast(sa.Table, KeyPairServer.__table__)
-_IN_USE = sa.exists().where(_SERVERS.c.keypair_uuid == _KP.c.uuid)
+# "Has a server": a correlated subquery with LIMIT 1, looked up by the usage
+# table's primary key for each of the user's rows.  (As EXISTS, PostgreSQL
+# turned it into a hash semi join that reads the whole usage table.)
+_A_SERVER = (
+    sa.select(sa.literal(1))
+    .where(_SERVERS.c.keypair_uuid == _KP.c.uuid)
+    .limit(1)
+    .correlate(_KP)
+    .scalar_subquery()
+)
 
 
 class KeypairInUse(exception.Conflict):
@@ -49,7 +58,7 @@ def lifecycle_conditions(filters: Mapping[str, Any], now: datetime.datetime) -> 
             expired if filters["expired"] else sa.or_(_KP.c.expires_at.is_(None), ~expired)
         )
     if "in_use" in filters:
-        conditions.append(_IN_USE if filters["in_use"] else ~_IN_USE)
+        conditions.append(_A_SERVER.is_not(None) if filters["in_use"] else _A_SERVER.is_(None))
     for key, value in sorted(filters.get("labels", {}).items()):
         pattern = "%," + _like_literal(f"{key}={value}") + ",%"
         conditions.append(_KP.c.labels.like(pattern, escape="\\"))
