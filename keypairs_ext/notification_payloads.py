@@ -29,6 +29,21 @@ def _object(properties: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# schema: KeypairLifecyclePayload 1.0
+KEYPAIR_LIFECYCLE = _object(
+    {
+        "user_id": _TEXT,
+        "name": _TEXT,
+        "id": _OPTIONAL_TEXT,
+        "fingerprint_sha256": {"anyOf": [_SHA256, {"type": "null"}]},
+        "description": _OPTIONAL_TEXT,
+        "labels": {"type": "object", "additionalProperties": _TEXT},
+        "expires_at": _OPTIONAL_INSTANT,
+        "changed": _TEXTS,
+    }
+)
+# end schema
+
 # schema: SSHCertificatePayload 1.0
 SSH_CERTIFICATE = _object(
     {
@@ -84,6 +99,7 @@ SSH_REVOKED_KEY = _object(
 
 #: name -> (version, schema of ``nova_object.data``)
 PAYLOADS: dict[str, tuple[str, dict[str, Any]]] = {
+    "KeypairLifecyclePayload": ("1.0", KEYPAIR_LIFECYCLE),
     "SSHCertificatePayload": ("1.0", SSH_CERTIFICATE),
     "SSHCertificateAuthorityPayload": ("1.0", SSH_CERTIFICATE_AUTHORITY),
     "SSHRevokedKeyPayload": ("1.0", SSH_REVOKED_KEY),
@@ -92,6 +108,20 @@ PAYLOADS: dict[str, tuple[str, dict[str, Any]]] = {
 
 def _stamp(value: datetime.datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value else None
+
+
+def keypair_lifecycle(keypair: Any, labels: dict[str, str], changed: list[str]) -> dict[str, Any]:
+    """A keypair's lifecycle facts (keypairs 1.1) and which of them a call changed."""
+    return {
+        "user_id": keypair.user_id,
+        "name": keypair.name,
+        "id": keypair.uuid,
+        "fingerprint_sha256": keypair.fingerprint_sha256,
+        "description": keypair.description,
+        "labels": labels,
+        "expires_at": _stamp(keypair.expires_at),
+        "changed": sorted(changed),
+    }
 
 
 def ssh_certificate(row: Any, ca: Any) -> dict[str, Any]:

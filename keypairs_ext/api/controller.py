@@ -6,7 +6,7 @@ import logging
 import uuid
 from typing import Any
 
-from keypairs_ext import crypto, exception, notifications
+from keypairs_ext import crypto, exception, notification_payloads, notifications
 from keypairs_ext.api import extended, lifecycle, schemas, views
 from keypairs_ext.db.api import KeypairStore
 from keypairs_ext.host.contract import ApiRequest, ApiResponse, HostServices, Invalid
@@ -152,6 +152,14 @@ class KeypairController:
         self._store.update(request.context, user_id, name, values)
         LOG.info("Updated keypair %s of user %s: %s", name, user_id, ", ".join(sorted(values)))
         keypair = self._store.get(request.context, user_id, name)
+        self._events.extended(
+            request.context,
+            "keypair.update",
+            "KeypairLifecyclePayload",
+            notification_payloads.keypair_lifecycle(
+                keypair, lifecycle.parse_labels(keypair.labels), list(values)
+            ),
+        )
         body = views.shown(keypair, request.version, False)
         self._add_extended(request, body["keypair"], keypair)
         return ApiResponse(200, body)

@@ -206,11 +206,21 @@ EXTENDED_VARIABLE = {
     "created_at": (_INSTANT_FORM, "2026-12-06T02:06:28.036979Z"),
     "retired_at": (_INSTANT_FORM, "2026-12-06T02:06:29.118205Z"),
     "revoked_at": (_INSTANT_FORM, "2026-12-06T02:06:29.118205Z"),
+    "expires_at": (_INSTANT_FORM, "2027-06-06T00:00:00.000000Z"),
 }
 CERTS = "compute 2.92, keypairs 1.3"
 ADMIN_TOKEN = "admin:4c1a7e0d9b2f4e6a8d3c5b7a9e1f2d4c"
 # (sample, token, method, path, body, status, messages)
 EXTENDED_CALLS = [
+    (
+        "keypair-update",
+        TOKEN,
+        "PUT",
+        "/v2.1/os-keypairs/laptop",
+        {"keypair": {"description": "work laptop", "labels": {"team": "infra"}}},
+        200,
+        1,
+    ),
     (
         "ssh-certificate-issue-first",
         TOKEN,

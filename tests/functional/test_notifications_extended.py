@@ -163,3 +163,44 @@ def test_compatible_stream_only(cert_bus, fmt, overrides):
     serial = issued.json["certificate"]["serial"]
     assert _call(bus, ALICE, "POST", f"/v2.1/os-ssh-certificates/{serial}/revoke").status_int == 200
     bus.consumer.nothing_more()
+
+
+def test_update_event(cert_bus):
+    """keypairs 1.1: an update says what changed; a refused one says nothing."""
+    bus = cert_bus()
+    line = _import_key(bus)
+    body = {
+        "keypair": {"description": "work laptop", "labels": {"team": "infra"}, "expires_in": 3600}
+    }
+    updated = _call(bus, ALICE, "PUT", "/v2.1/os-keypairs/laptop", body)
+    assert updated.status_int == 200, updated.text
+    view = updated.json["keypair"]
+    (event,) = bus.consumer.take(1)
+    data = _extended(event, "keypair.update", "KeypairLifecyclePayload")
+    assert data == {
+        "user_id": "alice",
+        "name": "laptop",
+        "id": view["id"],
+        "fingerprint_sha256": view["fingerprint_sha256"],
+        "description": "work laptop",
+        "labels": {"team": "infra"},
+        "expires_at": view["expires_at"].replace("Z", ".000000Z"),
+        "changed": ["description", "expires_at", "labels"],
+    }
+    assert line.split()[1] not in event.raw  # the key itself is not repeated
+    cleared = _call(
+        bus, ALICE, "PUT", "/v2.1/os-keypairs/laptop", {"keypair": {"expires_at": None}}
+    )
+    assert cleared.status_int == 200
+    (event,) = bus.consumer.take(1)
+    data = _extended(event, "keypair.update", "KeypairLifecyclePayload")
+    assert (data["expires_at"], data["changed"]) == (None, ["expires_at"])
+    refused = _call(
+        bus, ALICE, "PUT", "/v2.1/os-keypairs/laptop", {"keypair": {"labels": {"-": "x"}}}
+    )
+    assert refused.status_int == 400
+    missing = _call(
+        bus, ALICE, "PUT", "/v2.1/os-keypairs/nosuch", {"keypair": {"description": "x"}}
+    )
+    assert missing.status_int == 404
+    bus.consumer.nothing_more()
