@@ -26,6 +26,7 @@ import http.client
 import json
 import os
 import random
+import select
 import sys
 import tempfile
 import threading
@@ -95,6 +96,11 @@ class Client:
                 "X-Instance-ID-Signature": sign(path, processes.SECRET),
             }
             path = "/openstack/latest/meta_data.json"
+        if _closed_by_server(connection):
+            # As urllib3 does before reusing a pooled connection: the server
+            # closed it after its keep-alive timeout; open a new one.
+            connection.close()
+            self.errors["reconnect: idle connection closed by the server"] += 1
         started = time.perf_counter()
         try:
             connection.request(
@@ -197,6 +203,14 @@ class Client:
     def close(self) -> None:
         self.api.close()
         self.metadata.close()
+
+
+def _closed_by_server(connection: http.client.HTTPConnection) -> bool:
+    """An idle keep-alive connection turns readable only when the server closed it."""
+    if connection.sock is None:
+        return False
+    readable, _, _ = select.select([connection.sock], [], [], 0)
+    return bool(readable)
 
 
 def client_process(
