@@ -12,6 +12,7 @@ on alembic's public API (the extension's script directory has no
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import uuid
@@ -211,8 +212,15 @@ class ForeignHost:
                     contributions=json.dumps(contributions),
                 )
             )
-        for extension in self.extensions:
-            server.update(extension.server_view(contributions[extension.alias], request.version))
+        created_at = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+        for extension in self.extensions:  # committed: tell each extension
+            contribution = contributions[extension.alias]
+            extension.on_server_created(
+                contract.ServerEvent(
+                    request.context, server["id"], server["name"], created_at, contribution
+                )
+            )
+            server.update(extension.server_view(contribution, request.version))
         return contract.ApiResponse(202, {"server": server})
 
     def server_metadata(self, request: contract.ApiRequest) -> contract.ApiResponse:

@@ -137,6 +137,11 @@ def test_a_servers_key_reaches_its_metadata(host: ForeignHost) -> None:
     server = created.json["server"]
     assert (server["name"], server["key_name"]) == ("vm", "login")
 
+    # Told after the commit, the extension recorded which server uses the key.
+    with host.database.writer.get_engine().connect() as connection:
+        users = connection.execute(sa.text("SELECT server_id FROM key_pair_servers")).all()
+    assert [row.server_id for row in users] == [server["id"]]
+
     # Deleting the keypair later changes nothing the server was given.
     assert call(host, "DELETE", "/os-keypairs/login").status_int == 204
     metadata = call(host, "GET", f"/servers/{server['id']}/meta_data.json")
