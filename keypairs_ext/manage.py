@@ -19,7 +19,7 @@ from typing import Any
 from oslo_context import context
 from oslo_db.sqlalchemy import enginefacade
 
-from keypairs_ext import exception
+from keypairs_ext import exception, notification_payloads, notifications
 from keypairs_ext.api import lifecycle
 from keypairs_ext.host.contract import Command
 
@@ -59,6 +59,9 @@ def expired(extension: Any, arguments: Any) -> int:
     before = lifecycle.now() - datetime.timedelta(days=arguments.older_than)
     after = None
     listed = deleted = 0
+    events = notifications.KeypairEvents(
+        extension.services.notifier, extension.services.conf.keypairs.extended_notifications
+    )
     while True:
         rows = store.expired_batch(ctx, before, after, arguments.batch_size)
         for row in rows:
@@ -68,6 +71,12 @@ def expired(extension: Any, arguments: Any) -> int:
                 try:
                     store.delete_unused(ctx, row, force=True)
                     deleted += 1
+                    events.extended(
+                        ctx,
+                        "keypair.expired.delete",
+                        "KeypairExpiredPayload",
+                        notification_payloads.keypair_expired(row),
+                    )
                 except exception.KeypairNotFound:
                     pass  # deleted meanwhile
         sys.stdout.flush()

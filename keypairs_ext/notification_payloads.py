@@ -44,6 +44,17 @@ KEYPAIR_LIFECYCLE = _object(
 )
 # end schema
 
+# schema: KeypairExpiredPayload 1.0
+KEYPAIR_EXPIRED = _object(
+    {
+        "user_id": _TEXT,
+        "name": _TEXT,
+        "id": _OPTIONAL_TEXT,
+        "expires_at": _INSTANT,
+    }
+)
+# end schema
+
 # schema: SSHCertificatePayload 1.0
 SSH_CERTIFICATE = _object(
     {
@@ -100,6 +111,7 @@ SSH_REVOKED_KEY = _object(
 #: name -> (version, schema of ``nova_object.data``)
 PAYLOADS: dict[str, tuple[str, dict[str, Any]]] = {
     "KeypairLifecyclePayload": ("1.0", KEYPAIR_LIFECYCLE),
+    "KeypairExpiredPayload": ("1.0", KEYPAIR_EXPIRED),
     "SSHCertificatePayload": ("1.0", SSH_CERTIFICATE),
     "SSHCertificateAuthorityPayload": ("1.0", SSH_CERTIFICATE_AUTHORITY),
     "SSHRevokedKeyPayload": ("1.0", SSH_REVOKED_KEY),
@@ -121,6 +133,16 @@ def keypair_lifecycle(keypair: Any, labels: dict[str, str], changed: list[str]) 
         "labels": labels,
         "expires_at": _stamp(keypair.expires_at),
         "changed": sorted(changed),
+    }
+
+
+def keypair_expired(row: Any) -> dict[str, Any]:
+    """An expired keypair the operators' sweep deleted."""
+    return {
+        "user_id": row.user_id,
+        "name": row.name,
+        "id": row.uuid,
+        "expires_at": _stamp(row.expires_at),
     }
 
 

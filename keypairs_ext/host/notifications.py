@@ -362,8 +362,13 @@ class Publisher:
             self._closing = True
             self._cond.notify_all()
             thread = self._thread if self._pid == os.getpid() else None
-        if thread is not None:
+        # Wait while the thread makes progress (a command may have queued
+        # many), but no longer than ``wait`` without any.
+        while thread is not None and thread.is_alive():
+            handled = self._handled
             thread.join(max(self._wait, 0.1))
+            if self._handled == handled or not self._healthy:
+                break
 
     def _start_here(self) -> None:
         # Threads do not survive fork: a worker starts its own on first use.

@@ -204,3 +204,70 @@ def test_update_event(cert_bus):
     )
     assert missing.status_int == 404
     bus.consumer.nothing_more()
+
+
+def test_expired_sweep_event(tmp_path):
+    """``keypairs-manage keypairs expired --delete`` says which keys it deleted."""
+    import datetime
+    import subprocess
+
+    from keypairs_ext.api import lifecycle
+    from tests.functional import bus_support
+    from tests.support import command, write_config
+
+    bus = make_bus(f"sqlite:///{tmp_path}/kp.sqlite", str(tmp_path))
+    try:
+        client = bus.client.as_user(ALICE)
+        v11 = {"OpenStack-API-Version": "compute 2.92, keypairs 1.1"}
+        for name in ("old", "older", "fresh"):
+            body = {"keypair": {"name": name, "public_key": ed25519_line(), "expires_in": 3600}}
+            assert client.post("/v2.1/os-keypairs", body, headers=v11).status_int == 201
+        bus.consumer.take(12)
+        store = bus.host.extensions[0].store
+        now = lifecycle.now()
+        for name, days in (("old", 1), ("older", 2)):
+            store.update(None, "alice", name, {"expires_at": now - datetime.timedelta(days=days)})
+        config = write_config(
+            tmp_path / "keypairs.conf",
+            {
+                "DEFAULT": {
+                    "state_path": tmp_path,
+                    "transport_url": bus_support.transport_url(),
+                    "host": bus_support.HOST_NAME,
+                },
+                "database": {"connection": f"sqlite:///{tmp_path}/kp.sqlite"},
+                "oslo_messaging_notifications": {
+                    "driver": "messagingv2",
+                    "topics": bus.topics.legacy,
+                },
+                "notifications": {
+                    "notification_format": "both",
+                    "versioned_notifications_topics": bus.topics.versioned,
+                },
+            },
+        )
+        swept = subprocess.run(
+            [
+                command("keypairs-manage"),
+                "--config-file",
+                config,
+                "keypairs",
+                "expired",
+                "--delete",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert swept.returncode == 0, swept.stderr
+        events = bus.consumer.take(2)
+        assert [
+            _extended(m, "keypair.expired.delete", "KeypairExpiredPayload")["name"] for m in events
+        ] == [
+            "older",
+            "old",
+        ]
+        assert events[0].body["_context_user_id"] is None
+        bus.consumer.nothing_more()
+    finally:
+        close_bus(bus)
