@@ -106,10 +106,13 @@ class Sshd:
     """A real OpenSSH sshd on a loopback port, reading one authorized_keys file.
 
     ``env`` adds to sshd's environment (``{"TZ": "UTC"}`` plays a cloud
-    image's time zone).
+    image's time zone); ``extra_config`` adds sshd_config lines
+    (``RevokedKeys FILE``...).
     """
 
-    def __init__(self, workdir: pathlib.Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, workdir: pathlib.Path, env: dict[str, str] | None = None, extra_config: str = ""
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.port = free_port()
@@ -126,7 +129,7 @@ class Sshd:
             "StrictModes no\nUsePAM no\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
             "PermitRootLogin prohibit-password\n"
-            f"AllowUsers {getpass.getuser()}\nLogLevel VERBOSE\n"
+            f"AllowUsers {getpass.getuser()}\nLogLevel VERBOSE\n" + extra_config
         )
         os.makedirs("/run/sshd", exist_ok=True)
         self.log = workdir / "sshd.log"
