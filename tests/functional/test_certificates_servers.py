@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import subprocess
 
 import pytest
@@ -212,3 +213,18 @@ def test_the_ca_private_key_is_sealed_in_the_database(cert_host, project, tmp_pa
             {"p": project.id},
         ).one()
     assert sealed.startswith("aesgcm1$key$") and "PRIVATE KEY" not in sealed
+
+
+ROUTES_DOC = (
+    pathlib.Path(__file__).parents[2] / "doc" / "source" / "reference" / "routes-certificates.txt"
+)
+
+
+def test_the_routes_certificates_add_are_documented(cert_host, host):
+    documented = [
+        tuple(line.split(None, 1))
+        for line in ROUTES_DOC.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    added = set(cert_host.compute.route_table()) - set(host.compute.route_table())
+    assert sorted(added) == sorted(documented)
