@@ -119,7 +119,16 @@ class Keypairs(Extension):
             ("POST", "/os-ssh-revoked-keys", c.revoke_key),
             ("GET", "/os-ssh-krl", c.krl),
         ]
-        return [Route(m, p, h, contract=extended.CONTRACT) for m, p, h in routes]
+        return [
+            Route(
+                m,
+                p,
+                h,
+                contract=extended.CONTRACT,
+                contract_min_version=extended.CERTIFICATES_VERSION,
+            )
+            for m, p, h in routes
+        ]
 
     def extension_record(self) -> dict[str, Any]:
         return {

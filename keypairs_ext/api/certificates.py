@@ -7,8 +7,8 @@
 * ``GET|POST /os-ssh-revoked-keys``: keys revoked with all their certificates;
 * ``GET /os-ssh-krl``: the project's Key Revocation List (binary).
 
-The routes are mounted only when ``[certificates] enabled``, and answer only
-requests at keypairs 1.3 or later (404 below, as if absent).
+The routes are mounted only when ``[certificates] enabled``, for requests at
+keypairs 1.3 or later (``Route.contract_min_version``; absent below).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from typing import Any
 
 from keypairs_ext import exception, notifications
 from keypairs_ext import notification_payloads as payloads
-from keypairs_ext.api import extended, views
+from keypairs_ext.api import views
 from keypairs_ext.authority import Authorities, epoch
 from keypairs_ext.crypto import certificates
 from keypairs_ext.db.api import KeypairStore
 from keypairs_ext.db.certificates import CertificateStore, now
 from keypairs_ext.db.models import CertificateAuthority, IssuedCertificate, RevokedKey
-from keypairs_ext.host.contract import ApiRequest, ApiResponse, HostServices, RawBody, Version
+from keypairs_ext.host.contract import ApiRequest, ApiResponse, HostServices, RawBody
 from keypairs_ext.policies import AUTHORITIES, CERTIFICATES, REVOKED_KEYS
 
 LOG = logging.getLogger(__name__)
@@ -196,11 +196,6 @@ class CertificatesController:
 
     # --- helpers ------------------------------------------------------------
 
-    def _check(self, request: ApiRequest) -> None:
-        version = request.extension_versions.get(extended.CONTRACT)
-        if version is None or version < Version.parse(extended.CERTIFICATES_VERSION):
-            raise exception.NotFound("The resource could not be found.")
-
     def _authorize(self, request: ApiRequest, rule: str, **target: Any) -> None:
         target.setdefault("project_id", request.context.project_id)
         self._services.policy.authorize(rule, target, request.context, do_raise=True)
@@ -215,7 +210,6 @@ class CertificatesController:
     # --- certificates -------------------------------------------------------
 
     def issue(self, request: ApiRequest) -> ApiResponse:
-        self._check(request)
         self._services.validate(ISSUE, request.body)
         body = request.body["certificate"]
         context = request.context
@@ -294,7 +288,6 @@ class CertificatesController:
         return ApiResponse(201, {"certificate": certificate_view(issued, ca)})
 
     def index(self, request: ApiRequest) -> ApiResponse:
-        self._check(request)
         self._authorize(request, CERTIFICATES % "index")
         params: dict[str, str] = {}
         for name, value in request.query:
@@ -331,14 +324,12 @@ class CertificatesController:
         return row
 
     def show(self, request: ApiRequest) -> ApiResponse:
-        self._check(request)
         self._authorize(request, CERTIFICATES % "show")
         row = self._certificate(request)
         ca = self._store.authority(request.context.project_id, row.ca_id)
         return ApiResponse(200, {"certificate": certificate_view(row, ca)})
 
     def revoke(self, request: ApiRequest) -> ApiResponse:
-        self._check(request)
         self._services.validate(EMPTY_OR_NONE, request.body)
         context = request.context
         found = self._certificate(request)
@@ -366,7 +357,6 @@ class CertificatesController:
     # --- CAs ----------------------------------------------------------------
 
     def authorities(self, request: ApiRequest) -> ApiResponse:
-        self._check(request)
         self._authorize(request, AUTHORITIES % "index")
         if request.query:
             raise exception.Invalid(
@@ -385,7 +375,6 @@ class CertificatesController:
         )
 
     def authority(self, request: ApiRequest) -> ApiResponse:
-        self._check(request)
         self._authorize(request, AUTHORITIES % "show")
         ca = self._authority(request)
         signing = self._authorities.active(request.context.project_id)
@@ -400,7 +389,6 @@ class CertificatesController:
         return ca
 
     def create_authority(self, request: ApiRequest) -> ApiResponse:
-        self._check(request)
         self._services.validate(CREATE_CA, request.body)
         self._authorize(request, AUTHORITIES % "create")
         context = request.context
@@ -415,7 +403,6 @@ class CertificatesController:
         return ApiResponse(201, {"certificate_authority": authority_view(ca, True)})
 
     def retire_authority(self, request: ApiRequest) -> ApiResponse:
-        self._check(request)
         self._services.validate(EMPTY_OR_NONE, request.body)
         self._authorize(request, AUTHORITIES % "retire")
         self._authority(request)
@@ -433,7 +420,6 @@ class CertificatesController:
     # --- revocation ---------------------------------------------------------
 
     def revoked_keys(self, request: ApiRequest) -> ApiResponse:
-        self._check(request)
         self._authorize(request, REVOKED_KEYS % "index")
         if request.query:
             raise exception.Invalid(
@@ -443,7 +429,6 @@ class CertificatesController:
         return ApiResponse(200, {"revoked_keys": [revoked_key_view(r) for r in rows]})
 
     def revoke_key(self, request: ApiRequest) -> ApiResponse:
-        self._check(request)
         self._services.validate(REVOKE_KEY, request.body)
         body = request.body["revoked_key"]
         context = request.context
@@ -477,7 +462,6 @@ class CertificatesController:
         return ApiResponse(201 if created else 200, {"revoked_key": revoked_key_view(row)})
 
     def krl(self, request: ApiRequest) -> ApiResponse:
-        self._check(request)
         self._authorize(request, REVOKED_KEYS % "krl")
         if request.query:
             raise exception.Invalid(
