@@ -20,7 +20,7 @@ from typing import Any
 
 from keypairs_ext import exception, notifications
 from keypairs_ext import notification_payloads as payloads
-from keypairs_ext.api import views
+from keypairs_ext.api import lifecycle, views
 from keypairs_ext.authority import Authorities, epoch
 from keypairs_ext.crypto import certificates
 from keypairs_ext.db.api import KeypairStore
@@ -246,12 +246,13 @@ class CertificatesController:
                 f"Certificates cannot be issued for {label} keys; certifiable types are "
                 f"{', '.join(certificates.CERTIFIABLE_TYPES)}."
             )
+        issued_at = now().replace(microsecond=0)
+        _check_key_lifetime(keypair, issued_at + datetime.timedelta(seconds=valid_for))
         # The first certificate of a project creates its CA: say so too.
         had_ca = not self._events.extended_on or bool(self._authorities.active(context.project_id))
         ca = self._authorities.signing(context.project_id, context.user_id)
         if not had_ca:
             self._authority_event(context, "create", ca)
-        issued_at = now().replace(microsecond=0)
         record = IssuedCertificate(
             ca_id=ca.id,
             project_id=context.project_id,
@@ -469,6 +470,23 @@ class CertificatesController:
             )
         data = self._authorities.krl(request.context.project_id)
         return ApiResponse(200, RawBody(data, "application/octet-stream"))
+
+
+def _check_key_lifetime(keypair: Any, valid_before: datetime.datetime) -> None:
+    """A certificate never outlives its key pair's expiry (keypairs 1.1)."""
+    expires_at = getattr(keypair, "expires_at", None)
+    if expires_at is None:
+        return
+    if lifecycle.is_expired(expires_at):
+        raise exception.Invalid(
+            f"Key pair '{keypair.name}' expired at {lifecycle.timestamp(expires_at)} "
+            "and cannot be certified."
+        )
+    if valid_before > expires_at:
+        raise exception.Invalid(
+            f"Key pair '{keypair.name}' expires at {lifecycle.timestamp(expires_at)}, "
+            "before the certificate would; ask for a shorter valid_for."
+        )
 
 
 def _number(params: dict[str, str], name: str, default: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -318,3 +319,33 @@ def test_extension_record_advertises_1_3(project):
     response = call(project.client(), "GET", "/v2.1/extensions/os-keypairs")
     assert response.json["extension"]["contract"]["max_version"] == "1.3"
     assert EXTENDED.endswith("1.3")
+
+
+def test_a_certificate_never_outlives_its_key(project, tmp_path):
+    alice = project.client("alice")
+    _, public = new_key(tmp_path, "k")
+    body = {"keypair": {"name": "short", "public_key": public, "expires_in": 120}}
+    created = call(alice, "POST", "/v2.1/os-keypairs", body)
+    assert created.status_int == 201, created.text
+    expires_at = created.json["keypair"]["expires_at"]
+    too_long = issue(alice, "short", valid_for=3600)
+    assert fault(too_long) == (
+        "badRequest",
+        400,
+        f"Key pair 'short' expires at {expires_at}, before the certificate would; "
+        "ask for a shorter valid_for.",
+    )
+    assert issue(alice, "short", valid_for=60).status_int == 201
+
+
+def test_an_expired_key_gets_no_certificate(project, tmp_path):
+    alice = project.client("alice")
+    _, public = new_key(tmp_path, "k")
+    body = {"keypair": {"name": "gone", "public_key": public, "expires_in": 1}}
+    expires_at = call(alice, "POST", "/v2.1/os-keypairs", body).json["keypair"]["expires_at"]
+    time.sleep(2.1)
+    assert fault(issue(alice, "gone")) == (
+        "badRequest",
+        400,
+        f"Key pair 'gone' expired at {expires_at} and cannot be certified.",
+    )
