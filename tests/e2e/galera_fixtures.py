@@ -142,7 +142,8 @@ def start_hosts(
         directory.mkdir(parents=True)
         hosts.append(ApiProcess(directory, **host_sections(galera_database.url(node), **extra)))
     with ThreadPoolExecutor(len(hosts)) as pool:
-        started = [pool.submit(host.start) for host in hosts]
+        # Bounded, and generous: a busy two-core machine starts three at once.
+        started = [pool.submit(host.start, 120) for host in hosts]
     try:
         for future in started:
             future.result()

@@ -118,26 +118,45 @@ def test_a_node_killed_under_load_and_restarted(
     galera_database: GaleraDatabase,
 ) -> None:
     victim = 1  # node2, behind host2
+    node = galera_cluster.nodes[victim]
+    try:
+        load = under_load(galera_cluster, galera_hosts, victim)
+    finally:
+        if node.process is None or node.process.poll() is not None:
+            # Leave the cluster whole for the tests after this one.
+            node.start()
+            node.wait_synced(time.monotonic() + 60)
+    check_answers(load, victim)
+    check_ledger(galera_cluster, galera_database, load.answers)
+
+
+def under_load(galera_cluster: GaleraCluster, galera_hosts: list[ApiProcess], victim: int) -> Load:
+    """Kill node ``victim`` under load, check the hosts, restart it."""
     others = [h for h in range(len(galera_hosts)) if h != victim]
     node = galera_cluster.nodes[victim]
     with Load(galera_hosts) as load:
         wait_until(lambda: all(load.served(h, 0) for h in range(3)), timeout=20)
         time.sleep(1)
-        killed = time.monotonic()
         node.kill()
+        killed = time.monotonic()  # reaped: its sockets are closed
 
         # The host behind the dead node answers 503 at once, the others go on.
-        first_503 = wait_until(
-            lambda: any(a.status == 503 for a in load.of(victim, killed - 1)), timeout=5
-        )
-        assert first_503 < 1.0, first_503
+        wait_until(lambda: any(a.status == 503 for a in load.of(victim, killed - 1)), timeout=5)
+        first_503 = min(a.ended for a in load.of(victim, killed - 1) if a.status == 503)
+        # "At once": within a second, or within twice the slowest answer of
+        # the last second before the kill when the machine is that busy (a
+        # hang, on a connect or pool timeout, takes many seconds).
+        before = load.of(victim, killed - 1, killed)
+        bound = max(1.0, 2 * max(a.ended - a.started for a in before))
+        assert first_503 - killed < bound, (first_503 - killed, bound)
         galera_cluster.wait_size(2, timeout=20)
         resized = time.monotonic()
         wait_until(lambda: all(load.served(h, resized) for h in others), timeout=10)
         time.sleep(1)
         down = load.of(victim, killed + 0.1)
         assert down and {a.status for a in down} == {503}, {a.status for a in down}
-        assert max(a.ended - a.started for a in down) < 1.0
+        slow = [(round(a.started - killed, 2), round(a.ended - a.started, 2)) for a in down]
+        assert max(took for _, took in slow) < bound, (bound, sorted(slow, key=lambda x: -x[1])[:8])
         assert all(fault(a.body) == "serviceUnavailable" for a in down)
 
         # The node rejoins (an incremental transfer); its host recovers by itself.
@@ -147,14 +166,17 @@ def test_a_node_killed_under_load_and_restarted(
         rejoined = time.monotonic()
         wait_until(lambda: load.served(victim, rejoined), timeout=10)
         time.sleep(0.5)
+    return load
 
+
+def check_answers(load: Load, victim: int) -> None:
+    """No host but the victim's ever failed, and nothing but 201, 204 or 503."""
     answers = load.answers
-    for host in others:
+    for host in {a.host for a in answers} - {victim}:
         failed = [a for a in answers if a.host == host and a.status >= 500]
         assert not failed, [(a.status, a.body) for a in failed[:5]]
     unexpected = [a for a in answers if a.status not in (201, *DELETED, 503)]
     assert not unexpected, [(a.host, a.method, a.status, a.body) for a in unexpected[:5]]
-    check_ledger(galera_cluster, galera_database, answers)
 
 
 def check_ledger(cluster: GaleraCluster, database: GaleraDatabase, answers: list[Answer]) -> None:
