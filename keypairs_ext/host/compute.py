@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import webob
 from oslo_config import cfg
@@ -59,6 +60,34 @@ def _decoded(segment: str) -> str:
     the handler would see ``a%2Fb`` for ``a/b``.
     """
     return segment.replace("%2F", "/") if "%" in segment else segment
+
+
+_ENCODED_SLASH = re.compile("%2f", re.IGNORECASE)
+
+
+def _routing_path(request: webob.Request) -> str:
+    """PATH_INFO, with an encoded slash kept as ``%2F`` inside its segment.
+
+    waitress and gunicorn decode ``%2F`` in PATH_INFO, which would split
+    ``a%2Fb`` into two segments; both also pass the request target as sent
+    (``REQUEST_URI``, ``RAW_URI``), from which the path is decoded again with
+    every encoded slash kept.  Anything that does not agree with PATH_INFO is
+    left alone.
+    """
+    path = request.path_info
+    raw = request.environ.get("REQUEST_URI") or request.environ.get("RAW_URI")
+    if not raw or not _ENCODED_SLASH.search(raw):
+        return path
+    raw_path = raw.partition("?")[0]
+    try:
+        whole = unquote(raw_path, errors="strict")
+        kept = unquote(_ENCODED_SLASH.sub("%252F", raw_path), errors="strict")
+    except UnicodeDecodeError:
+        return path
+    script = request.script_name
+    if whole != script + path or not kept.startswith(script):
+        return path
+    return kept[len(script) :]
 
 
 class ComputeAPI:
@@ -116,7 +145,7 @@ class ComputeAPI:
 
     def _handle(self, request: webob.Request) -> Reply | webob.Response:
         try:
-            path = request.path_info
+            path = _routing_path(request)
             _ = request.script_name  # decoded later for URLs: check it now
         except UnicodeDecodeError:
             return self._fault(400, "Malformed request URL: the path is not valid UTF-8.")
