@@ -156,7 +156,10 @@ def under_load(galera_cluster: GaleraCluster, galera_hosts: list[ApiProcess], vi
         down = load.of(victim, killed + 0.1)
         assert down and {a.status for a in down} == {503}, {a.status for a in down}
         slow = [(round(a.started - killed, 2), round(a.ended - a.started, 2)) for a in down]
-        assert max(took for _, took in slow) < bound, (bound, sorted(slow, key=lambda x: -x[1])[:8])
+        # None of them waits on the dead node (that would be the pool's 30 s
+        # or a connect timeout); a second or so is the busy machine's.
+        no_wait = max(3.0, bound)
+        assert max(took for _, took in slow) < no_wait, sorted(slow, key=lambda x: -x[1])[:8]
         assert all(fault(a.body) == "serviceUnavailable" for a in down)
 
         # The node rejoins (an incremental transfer); its host recovers by itself.
