@@ -60,6 +60,14 @@ keypairs_opts: list[cfg.Opt] = [
         "on the versioned topics) beside OpenStack Compute's. False sends "
         "the compatible stream only.",
     ),
+    cfg.IntOpt(
+        "max_keys_per_server",
+        default=10,
+        min=1,
+        max=100,
+        help="Most keys one server create or rebuild may name in key_names "
+        "(keypairs 1.2); each becomes a line of the server's authorized_keys.",
+    ),
 ]
 
 lifecycle_opts: list[cfg.Opt] = [
@@ -91,6 +99,14 @@ quota_opts: list[cfg.Opt] = [
         default=100,
         min=-1,
         help="Key pairs one user may hold; -1 is unlimited.",
+    ),
+    cfg.IntOpt(
+        "shared_key_pairs",
+        default=100,
+        min=-1,
+        help="Key pairs that may be shared with one project (visibility "
+        "project, keypairs 1.2), whoever owns them; -1 is unlimited. A shared "
+        "key counts against its owner's key_pairs quota too.",
     ),
 ]
 

@@ -23,6 +23,9 @@ __all__ = [
     "KeypairExists",
     "KeypairLimitExceeded",
     "KeypairNotFound",
+    "SharedKeypairExists",
+    "SharedKeypairLimitExceeded",
+    "SharedKeypairNotFound",
     "NotAcceptable",
     "NotFound",
     "ServiceUnavailable",
@@ -62,3 +65,21 @@ class KeypairLimitExceeded(QuotaExceeded):
 
 class InvalidKeyName(Invalid):
     message = "Invalid key_name provided."
+
+
+class SharedKeypairExists(Conflict):
+    message = "A key pair named '%(name)s' is already shared with this project."
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name)
+
+
+class SharedKeypairNotFound(NotFound):
+    message = "No key pair named %(name)s is shared with this project."
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name)
+
+
+class SharedKeypairLimitExceeded(QuotaExceeded):
+    message = "Quota exceeded, too many key pairs shared with this project."

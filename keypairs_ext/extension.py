@@ -31,7 +31,7 @@ class Keypairs(Extension):
     updated = "2011-08-08T00:00:00+00:00"
     description = "Keypair Support"
 
-    server_properties = ("key_name", *trust.PROPERTIES)
+    server_properties = ("key_name", "key_names", *trust.PROPERTIES)
 
     contract_name = extended.CONTRACT
     contract_min_version = extended.MIN_VERSION
@@ -146,12 +146,12 @@ class Keypairs(Extension):
         return {**servers.rebuild_schema(version), **trust.SCHEMA}
 
     def on_server_create(self, hook: ServerHookInput) -> None:
-        servers.on_create(self.store, hook)
+        servers.on_create(self._keys(hook), hook)
         self.trust.on_create(hook)
 
     def on_server_rebuild(self, hook: ServerHookInput) -> None:
         before = dict(hook.contribution)
-        servers.on_rebuild(self.store, hook)
+        servers.on_rebuild(self._keys(hook), hook)
         self.trust.on_rebuild(hook, before)
 
     def on_server_created(self, event: ServerEvent) -> None:
@@ -163,8 +163,21 @@ class Keypairs(Extension):
     def on_server_deleted(self, event: ServerEvent) -> None:
         self.store.forget_server(event.context, event.server_id)
 
+    def _keys(self, hook: ServerHookInput) -> servers.KeyFinder:
+        return servers.KeyFinder(
+            self.store,
+            self.services.policy,
+            hook,
+            self.services.conf.keypairs.max_keys_per_server,
+        )
+
     def server_view(self, contribution: Mapping[str, Any], version: Version) -> dict:
         return servers.view(contribution)
+
+    def server_extended_view(
+        self, contribution: Mapping[str, Any], contract_version: Version
+    ) -> dict:
+        return servers.extended_view(contribution, contract_version)
 
     def server_filters(self) -> Mapping[str, Any]:
         return {"key_name": servers.matches_key_name}

@@ -143,5 +143,56 @@ certificate_rules = [
 ]
 
 
+SHARED = BASE % "shared:%s"
+#: a key shared with a project: what its members may do, and who governs it
+MEMBER_OF_PROJECT = "rule:context_is_admin or project_id:%(project_id)s"
+MEMBER_ROLE_IN_PROJECT = "rule:context_is_admin or (role:member and project_id:%(project_id)s)"
+
+shared_rules = [
+    policy.DocumentedRuleDefault(
+        name=SHARED % action,
+        check_str=check_str,
+        description=description,
+        operations=operations,  # type: ignore[arg-type]
+    )
+    for action, check_str, description, operations in [
+        (
+            "show",
+            MEMBER_OF_PROJECT,
+            "List and show the key pairs shared with the caller's project "
+            "(keypairs 1.2); the target is the project.",
+            [
+                {"method": "GET", "path": "/os-keypairs"},
+                {"method": "GET", "path": "/os-keypairs/{keypair_name}"},
+            ],
+        ),
+        (
+            "use",
+            MEMBER_ROLE_IN_PROJECT,
+            "Boot or rebuild a server with a key pair shared with the caller's "
+            "project (keypairs 1.2, key_name or key_names).",
+            [
+                {"method": "POST", "path": "/servers"},
+                {"method": "POST", "path": "/servers/{server_id}/action (rebuild)"},
+            ],
+        ),
+        (
+            "update",
+            ADMIN_OR_KEYPAIR_OWNER,
+            "Share a key pair with the project or make it private again "
+            "(keypairs 1.2); the target is the key's owner and project.",
+            [{"method": "PUT", "path": "/os-keypairs/{keypair_name}"}],
+        ),
+        (
+            "delete",
+            ADMIN_OR_KEYPAIR_OWNER,
+            "Delete a key pair shared with the caller's project that another "
+            "user owns (keypairs 1.2).",
+            [{"method": "DELETE", "path": "/os-keypairs/{keypair_name}"}],
+        ),
+    ]
+]
+
+
 def list_rules() -> list[policy.RuleDefault]:
-    return [*rules, *certificate_rules]
+    return [*rules, *shared_rules, *certificate_rules]

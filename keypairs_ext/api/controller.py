@@ -7,11 +7,11 @@ import uuid
 from typing import Any
 
 from keypairs_ext import crypto, exception, notification_payloads, notifications
-from keypairs_ext.api import extended, lifecycle, schemas, views
+from keypairs_ext.api import extended, lifecycle, schemas, sharing, views
 from keypairs_ext.db.api import KeypairStore
 from keypairs_ext.host.contract import ApiRequest, ApiResponse, HostServices, Invalid
 from keypairs_ext.keypool import RSAKeyPool
-from keypairs_ext.policies import BASE
+from keypairs_ext.policies import BASE, SHARED
 
 LOG = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ def _has_lifecycle(request: ApiRequest) -> bool:
 
 
 _CREATE_V11 = lifecycle.with_lifecycle(extended.CREATE)
+_CREATE_V12 = sharing.with_visibility(_CREATE_V11)
+_UPDATE_V12 = sharing.with_visibility(lifecycle.UPDATE)
 
 
 class KeypairController:
@@ -50,6 +52,31 @@ class KeypairController:
         self._services.policy.authorize(
             BASE % action, {"user_id": user_id}, request.context, do_raise=True
         )
+
+    def _authorize_shared(self, request: ApiRequest, action: str, keypair: Any) -> None:
+        target = {"user_id": keypair.user_id, "project_id": keypair.shared_project_id}
+        self._services.policy.authorize(SHARED % action, target, request.context, do_raise=True)
+
+    def _own_or_shared(self, request: ApiRequest, user_id: str, name: str, action: str) -> Any:
+        """The keypair ``name`` of ``user_id``; from keypairs 1.2, when the
+        caller has none of that name, the one shared with the caller's project
+        (after the ``shared:<action>`` rule)."""
+        try:
+            return self._store.get(request.context, user_id, name)
+        except exception.KeypairNotFound:
+            if not (sharing.applies(request) and user_id == request.context.user_id):
+                raise
+            try:
+                keypair = self._store.get_shared(request.context, request.context.project_id, name)
+            except exception.SharedKeypairNotFound:
+                raise exception.KeypairNotFound(name, user_id) from None
+        self._authorize_shared(request, action, keypair)
+        return keypair
+
+    def _extended_view(self, request: ApiRequest, view: dict[str, Any], keypair: Any) -> None:
+        extended.add_facts(view, keypair)
+        if sharing.applies(request):
+            sharing.add_view(view, keypair)
 
     def _target_user(self, request: ApiRequest, requested: str | None) -> str:
         if requested and not request.legacy and request.version.matches("2.10"):
@@ -93,6 +120,7 @@ class KeypairController:
             params.get("marker"),
             lifecycle.check_list_filters(params) if has_lifecycle else None,
             now,
+            self._shared_with(request, user_id),
         )
         body: dict[str, Any] = {
             "keypairs": [{"keypair": view} for view in self._extended_views(request, rows, now)]
@@ -110,6 +138,9 @@ class KeypairController:
         found = [
             extended.add_facts(views.summary(row, request.version, False), row) for row in rows
         ]
+        if sharing.applies(request):
+            for view, row in zip(found, rows, strict=True):
+                sharing.add_view(view, row)
         if _has_lifecycle(request):
             counts = self._store.server_counts(request.context, [row.uuid for row in rows])
             at = now or lifecycle.now()
@@ -117,8 +148,23 @@ class KeypairController:
                 view.update(lifecycle.view_fields(row, counts.get(row.uuid, 0), at))
         return found
 
+    def _shared_with(self, request: ApiRequest, user_id: str) -> str | None:
+        """The project whose shared keys the caller's extended list holds (1.2)."""
+        project_id = request.context.project_id
+        if (
+            sharing.applies(request)
+            and user_id == request.context.user_id
+            and self._services.policy.authorize(
+                SHARED % "show", {"project_id": project_id}, request.context
+            )
+        ):
+            return project_id
+        return None
+
     def _add_extended(self, request: ApiRequest, view: dict[str, Any], keypair: Any) -> None:
         extended.add_facts(view, keypair)
+        if sharing.applies(request):
+            sharing.add_view(view, keypair)
         if _has_lifecycle(request):
             counts = self._store.server_counts(request.context, [keypair.uuid])
             view.update(
@@ -135,7 +181,7 @@ class KeypairController:
 
     def show(self, request: ApiRequest) -> ApiResponse:
         user_id = self._member_user(request, "show")
-        keypair = self._store.get(request.context, user_id, request.path_params["name"])
+        keypair = self._own_or_shared(request, user_id, request.path_params["name"], "show")
         body = views.shown(keypair, request.version, request.legacy)
         if _is_extended(request):
             self._add_extended(request, body["keypair"], keypair)
@@ -144,13 +190,31 @@ class KeypairController:
     def update(self, request: ApiRequest) -> ApiResponse:
         """``PUT /os-keypairs/{name}`` (keypairs 1.1): description, labels, expiry."""
         user_id = self._member_user(request, "update")
-        self._validate(lifecycle.UPDATE, request.body)
+        is_sharing = sharing.applies(request)
+        self._validate(_UPDATE_V12 if is_sharing else lifecycle.UPDATE, request.body)
         name = request.path_params["name"]
-        values = lifecycle.changes(
-            request.body["keypair"], self._conf.keypairs.max_key_lifetime, creating=False
+        changes = dict(request.body["keypair"])
+        visibility = changes.pop("visibility", None)
+        # Every check before any write: nothing is half-changed.
+        values = (
+            lifecycle.changes(changes, self._conf.keypairs.max_key_lifetime, creating=False)
+            if changes
+            else {}
         )
-        self._store.update(request.context, user_id, name, values)
-        LOG.info("Updated keypair %s of user %s: %s", name, user_id, ", ".join(sorted(values)))
+        if is_sharing:
+            # Another user's key shared with the project: shared:update decides.
+            keypair = self._own_or_shared(request, user_id, name, "update")
+            user_id = keypair.user_id
+            if visibility is not None:
+                self._share(request, keypair, visibility)
+        if values:
+            self._store.update(request.context, user_id, name, values)
+        LOG.info(
+            "Updated keypair %s of user %s: %s",
+            name,
+            user_id,
+            ", ".join(sorted([*values, *(["visibility"] if visibility else [])])),
+        )
         keypair = self._store.get(request.context, user_id, name)
         self._events.extended(
             request.context,
@@ -163,6 +227,28 @@ class KeypairController:
         body = views.shown(keypair, request.version, False)
         self._add_extended(request, body["keypair"], keypair)
         return ApiResponse(200, body)
+
+    def _share(self, request: ApiRequest, keypair: Any, visibility: str) -> None:
+        """Share ``keypair`` with the project or make it private (keypairs 1.2)."""
+        project_id = keypair.shared_project_id or request.context.project_id
+        self._services.policy.authorize(
+            SHARED % "update",
+            {"user_id": keypair.user_id, "project_id": project_id},
+            request.context,
+            do_raise=True,
+        )
+        share_with = None
+        if visibility == sharing.PROJECT:
+            if keypair.shared_project_id is None and keypair.user_id != request.context.user_id:
+                raise Invalid("Only its owner can share a key pair with the project.")
+            share_with = project_id
+        self._store.set_shared(
+            request.context,
+            keypair.user_id,
+            keypair.name,
+            share_with,
+            self._conf.quota.shared_key_pairs,
+        )
 
     def servers(self, request: ApiRequest) -> ApiResponse:
         """``GET /os-keypairs/{name}/servers`` (keypairs 1.1): the servers using it."""
@@ -195,6 +281,9 @@ class KeypairController:
             self._authorize(request, "delete:force", user_id)
         name = request.path_params["name"]
         context = request.context
+        if sharing.applies(request):
+            # Another user's key shared with the project: shared:delete decides.
+            user_id = self._own_or_shared(request, user_id, name, "delete").user_id
         args = {"user_id": user_id, "key_name": name}
         with self._events.operation(context, "delete_key_pair", args) as call:
             call.legacy("delete", "start")
@@ -222,7 +311,9 @@ class KeypairController:
         version, legacy = request.version, request.legacy
         is_extended = _is_extended(request)
         has_lifecycle = _has_lifecycle(request)
-        if is_extended:
+        if sharing.applies(request):
+            schema = _CREATE_V12
+        elif is_extended:
             schema = _CREATE_V11 if has_lifecycle else extended.CREATE
         else:
             schema = schemas.create_schema(version, legacy)
@@ -245,6 +336,11 @@ class KeypairController:
         lifecycle_values = lifecycle.changes(
             body if has_lifecycle else {}, self._conf.keypairs.max_key_lifetime, creating=True
         )
+        shared_project_id = None
+        if body.get("visibility") == sharing.PROJECT:
+            if user_id != request.context.user_id:
+                raise Invalid("Only its owner can share a key pair with the project.")
+            shared_project_id = request.context.project_id
 
         public_key = body.get("public_key")
         importing = public_key is not None
@@ -296,8 +392,10 @@ class KeypairController:
                     "uuid": str(uuid.uuid4()),
                     **extended.facts(parsed),
                     **lifecycle_values,
+                    "shared_project_id": shared_project_id,
                 },
                 self._conf.quota.key_pairs,
+                self._conf.quota.shared_key_pairs,
             )
             call.end(
                 action,

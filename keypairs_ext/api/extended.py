@@ -14,7 +14,8 @@ A request opts in beside its compute version.  Within the contract:
   nothing.  POST is never valid on a keypair's own URL, so this cannot be
   confused with a keypair named "validate".
 
-Later versions add to it: 1.1, the lifecycle (:mod:`keypairs_ext.api.lifecycle`).
+Later versions add to it: 1.1, the lifecycle (:mod:`keypairs_ext.api.lifecycle`);
+1.2, team keys and several keys per server (:mod:`keypairs_ext.api.sharing`).
 Without the opt-in none of this is visible: the compatible API is unchanged.
 """
 
@@ -29,6 +30,8 @@ CONTRACT = "keypairs"
 MIN_VERSION = "1.0"
 #: description, labels, update, expiry, usage (keypairs_ext.api.lifecycle)
 LIFECYCLE_VERSION = "1.1"
+#: team keys (visibility) and several keys per server (keypairs_ext.api.sharing)
+SHARING_VERSION = "1.2"
 #: SSH certificates: project CAs, user certificates, trust on servers, KRL
 CERTIFICATES_VERSION = "1.3"
 MAX_VERSION = CERTIFICATES_VERSION

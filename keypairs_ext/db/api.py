@@ -35,7 +35,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from keypairs_ext import exception
 from keypairs_ext.db.connections import retried, transaction
 from keypairs_ext.db.lifecycle import LifecycleQueries, lifecycle_conditions
-from keypairs_ext.db.models import KeyPair, KeyPairUsage
+from keypairs_ext.db.models import KeyPair, KeyPairProjectUsage, KeyPairUsage
 from keypairs_ext.host.contract import storable
 
 UNLIMITED = -1
@@ -71,6 +71,7 @@ _UNSET_FACTS = dict.fromkeys(
         "description",
         "labels",
         "expires_at",
+        "shared_project_id",
     )
 )
 
@@ -94,6 +95,7 @@ class StoredKeypair(NamedTuple):
     description: str | None
     labels: str | None
     expires_at: datetime.datetime | None
+    shared_project_id: str | None
 
 
 _Listed = list[ListedKeypair]
@@ -113,6 +115,25 @@ _TAKE = sa.update(_USAGE).where(_USER).values(in_use=_USAGE.c.in_use + 1)
 _TAKE_BELOW = _TAKE.where(_USAGE.c.in_use < sa.bindparam("b_limit"))
 _RELEASE = sa.update(_USAGE).where(_USER).values(in_use=_USAGE.c.in_use - 1)
 _IN_USE = sa.select(_USAGE.c.in_use).where(_USAGE.c.user_id == sa.bindparam("user_id"))
+# Team keys: the project a key is shared with, read under the row's lock
+# before it changes (SQLite locks the whole database at BEGIN IMMEDIATE).
+_SHARED_WITH = sa.select(_KP.c.shared_project_id).where(_BY_NAME).with_for_update()
+_SET_SHARED = (
+    sa.update(_KP)
+    .where((_KP.c.user_id == sa.bindparam("b_user_id")) & (_KP.c.name == sa.bindparam("b_name")))
+    .values(shared_project_id=sa.bindparam("b_project_id"))
+)
+_PROJECT_USAGE = cast(sa.Table, KeyPairProjectUsage.__table__)
+_PROJECT = _PROJECT_USAGE.c.project_id == sa.bindparam("b_project_id")
+_TAKE_PROJECT = sa.update(_PROJECT_USAGE).where(_PROJECT).values(in_use=_PROJECT_USAGE.c.in_use + 1)
+_TAKE_PROJECT_BELOW = _TAKE_PROJECT.where(_PROJECT_USAGE.c.in_use < sa.bindparam("b_limit"))
+_RELEASE_PROJECT = (
+    sa.update(_PROJECT_USAGE).where(_PROJECT).values(in_use=_PROJECT_USAGE.c.in_use - 1)
+)
+_BY_SHARED_NAME = (_KP.c.shared_project_id == sa.bindparam("project_id")) & (
+    _KP.c.name == sa.bindparam("name")
+)
+_GET_SHARED = sa.select(_KP).where(_BY_SHARED_NAME)
 
 
 # Quota in one statement: create the usage row at 1, or raise it by one
@@ -132,6 +153,26 @@ _TAKE_UPSERT = {
     "postgresql": _upsert_quota(postgresql.insert),
     "sqlite": _upsert_quota(sqlite.insert),
 }
+
+
+def _upsert_project_quota(insert: Any) -> Any:
+    statement = insert(_PROJECT_USAGE).values(project_id=sa.bindparam("b_project_id"), in_use=1)
+    return statement.on_conflict_do_update(
+        index_elements=[_PROJECT_USAGE.c.project_id],
+        set_={"in_use": _PROJECT_USAGE.c.in_use + 1},
+        where=(sa.bindparam("b_limit") < 0) | (_PROJECT_USAGE.c.in_use < sa.bindparam("b_limit")),
+    ).execution_options(preserve_rowcount=True)
+
+
+_TAKE_PROJECT_UPSERT = {
+    "postgresql": _upsert_project_quota(postgresql.insert),
+    "sqlite": _upsert_project_quota(sqlite.insert),
+}
+_LOCK_PROJECT_USAGE = (
+    mysql.insert(_PROJECT_USAGE)
+    .values(project_id=sa.bindparam("b_project_id"), in_use=0)
+    .on_duplicate_key_update(in_use=_PROJECT_USAGE.c.in_use)
+)
 # PostgreSQL: the quota and the row in one statement.  The INSERT selects
 # from the quota's RETURNING, so it inserts nothing when the quota is full.
 _CREATED_COLUMNS = [c for c in _KP.columns if c.name != "id"]
@@ -175,6 +216,22 @@ def _take_quota(execute: _Execute, dialect: str, user_id: str, limit: int) -> No
         raise exception.KeypairLimitExceeded()
 
 
+def _take_project_quota(connection: Any, project_id: str, limit: int) -> None:
+    """One more key shared with ``project_id``, while below ``limit`` (the
+    same statements as the per-user quota, on the project's usage row)."""
+    dialect = connection.dialect.name
+    params = {"b_project_id": project_id, "b_limit": limit}
+    upsert = _TAKE_PROJECT_UPSERT.get(dialect)
+    if upsert is not None:
+        result = connection.execute(upsert, params)
+    else:
+        connection.execute(_LOCK_PROJECT_USAGE, params)
+        take = _TAKE_PROJECT_BELOW if limit != UNLIMITED else _TAKE_PROJECT
+        result = connection.execute(take, params)
+    if result.rowcount != 1:
+        raise exception.SharedKeypairLimitExceeded()
+
+
 def _insert_within_quota(connection: Any, row: dict[str, Any], limit: int) -> int:
     """The create's statements on ``connection``; the new row's id."""
     if connection.dialect.name == "postgresql":
@@ -197,9 +254,17 @@ def _delete_releasing_quota(execute: _Execute, user_id: str, name: str) -> None:
         # found" now orders this delete before any create in flight, instead
         # of deleting that create's row unaccounted.
         raise exception.KeypairNotFound(name, user_id)
-    deleted = execute(_DELETE, {"user_id": user_id, "name": name}).rowcount
-    if deleted != 1:
+    found = execute(_SHARED_WITH, {"user_id": user_id, "name": name}).first()
+    if found is None:
         raise exception.KeypairNotFound(name, user_id)
+    execute(_DELETE, {"user_id": user_id, "name": name})
+    if found.shared_project_id is not None:
+        execute(_RELEASE_PROJECT, {"b_project_id": found.shared_project_id})
+
+
+def _names_user_constraint(error: db_exc.DBDuplicateEntry) -> bool:
+    """Whether the duplicate is the user's own name (not the project's shared one)."""
+    return not error.columns or "user_id" in error.columns
 
 
 class KeypairStore(LifecycleQueries):
@@ -244,20 +309,86 @@ class KeypairStore(LifecycleQueries):
         with self._reading(context) as connection:
             return builtins.list(connection.execute(statement, params).all())
 
-    def create(self, context: Any, values: dict[str, Any], limit: int) -> StoredKeypair:
-        if limit == 0:
-            raise exception.KeypairLimitExceeded()
+    def create(
+        self, context: Any, values: dict[str, Any], limit: int, shared_limit: int = UNLIMITED
+    ) -> StoredKeypair:
+        """A new keypair within the user's quota (``limit``) and, when
+        ``values`` shares it with a project, the project's (``shared_limit``)."""
+        shared = values.get("shared_project_id") is not None
+        if limit == 0 or (shared and shared_limit == 0):
+            raise (
+                exception.KeypairLimitExceeded()
+                if limit == 0
+                else exception.SharedKeypairLimitExceeded()
+            )
         row = {**_UNSET_FACTS, **values, "created_at": _now(), "updated_at": None}
         try:
-            row["id"] = self._insert(context, row, limit)
+            row["id"] = self._insert(context, row, limit, shared_limit)
         except db_exc.DBDuplicateEntry as exc:
+            if shared and not _names_user_constraint(exc):
+                raise exception.SharedKeypairExists(row["name"]) from exc
             raise exception.KeypairExists(row["name"]) from exc
         return StoredKeypair(**row)
 
     @retried
-    def _insert(self, context: Any, row: dict[str, Any], limit: int) -> int:
-        with self._writing(context, self._create_is_one_statement) as connection:
-            return _insert_within_quota(connection, row, limit)
+    def _insert(self, context: Any, row: dict[str, Any], limit: int, shared_limit: int) -> int:
+        project_id = row.get("shared_project_id")
+        # Locks in one order everywhere: the user's usage, the key, the project's usage.
+        one_statement = self._create_is_one_statement and project_id is None
+        with self._writing(context, one_statement) as connection:
+            created = _insert_within_quota(connection, row, limit)
+            if project_id is not None:
+                _take_project_quota(connection, project_id, shared_limit)
+            return created
+
+    def set_shared(
+        self,
+        context: Any,
+        user_id: str,
+        name: str,
+        project_id: str | None,
+        shared_limit: int = UNLIMITED,
+    ) -> StoredKeypair:
+        """Share the key with ``project_id`` (None: make it private again)."""
+        if not (storable(user_id) and storable(name)):
+            raise exception.KeypairNotFound(name, user_id)
+        try:
+            self._set_shared(context, user_id, name, project_id, shared_limit)
+        except db_exc.DBDuplicateEntry as exc:
+            raise exception.SharedKeypairExists(name) from exc
+        return self.get(context, user_id, name)
+
+    @retried
+    def _set_shared(
+        self, context: Any, user_id: str, name: str, project_id: str | None, shared_limit: int
+    ) -> None:
+        key = {"user_id": user_id, "name": name}
+        with self._writing(context) as connection:
+            found = connection.execute(_SHARED_WITH, key).first()
+            if found is None:
+                raise exception.KeypairNotFound(name, user_id)
+            before = found.shared_project_id
+            if before == project_id:
+                return
+            connection.execute(
+                _SET_SHARED, {"b_user_id": user_id, "b_name": name, "b_project_id": project_id}
+            )
+            if before is not None:
+                connection.execute(_RELEASE_PROJECT, {"b_project_id": before})
+            if project_id is not None:
+                if shared_limit == 0:
+                    raise exception.SharedKeypairLimitExceeded()
+                _take_project_quota(connection, project_id, shared_limit)
+
+    @retried
+    def get_shared(self, context: Any, project_id: str, name: str) -> StoredKeypair:
+        """The key of ``name`` shared with ``project_id``."""
+        if not (storable(project_id) and storable(name)):
+            raise exception.SharedKeypairNotFound(name)
+        found = self._rows(context, _GET_SHARED, {"project_id": project_id, "name": name})
+        if not found:
+            raise exception.SharedKeypairNotFound(name)
+        return StoredKeypair._make(found[0])
 
     @retried
     def get(self, context: Any, user_id: str, name: str) -> StoredKeypair:
@@ -318,16 +449,24 @@ class KeypairStore(LifecycleQueries):
         marker: str | None = None,
         lifecycle: dict[str, Any] | None = None,
         now: datetime.datetime | None = None,
+        shared_with: str | None = None,
     ) -> builtins.list[Any]:
         """Full rows of the extended list: fingerprint (either form), algorithm,
         type and name prefix, paged like ``list``; ``lifecycle`` adds the
-        keypairs 1.1 filters (``expired`` at ``now``, ``in_use``, ``labels``)."""
-        values = [user_id, marker or "", *filters.values()]
+        keypairs 1.1 filters (``expired`` at ``now``, ``in_use``, ``labels``);
+        with ``shared_with``, the keys shared with that project too (paged by
+        name, then owner)."""
+        values = [user_id, marker or "", shared_with or "", *filters.values()]
         if not all(storable(v) for v in values):
             if marker is not None and not storable(marker):
                 raise exception.Invalid(f"Marker {marker} could not be found.")
             return []
         query = sa.select(_KP).where(_KP.c.user_id == user_id)
+        if shared_with is not None:
+            # The caller's own keys and the keys the project shares.
+            query = sa.select(_KP).where(
+                (_KP.c.user_id == user_id) | (_KP.c.shared_project_id == shared_with)
+            )
         if "fingerprint" in filters:
             value = filters["fingerprint"]
             column = _KP.c.fingerprint_sha256 if value.startswith("SHA256:") else _KP.c.fingerprint
@@ -344,11 +483,15 @@ class KeypairStore(LifecycleQueries):
             query = query.where(*lifecycle_conditions(lifecycle, now or _now()))
         with self._reading(context) as connection:
             if marker is not None:
-                found = connection.execute(_MARKER_EXISTS, {"user_id": user_id, "name": marker})
-                if found.first() is None:
+                key = {"user_id": user_id, "name": marker}
+                found = connection.execute(_MARKER_EXISTS, key).first()
+                if found is None and shared_with is not None:
+                    shared = {"project_id": shared_with, "name": marker}
+                    found = connection.execute(_GET_SHARED, shared).first()
+                if found is None:
                     raise exception.Invalid(f"Marker {marker} could not be found.")
                 query = query.where(_KP.c.name > marker)
-            query = query.order_by(_KP.c.name)
+            query = query.order_by(_KP.c.name, _KP.c.user_id)
             if limit is not None:
                 query = query.limit(limit)
             return list(connection.execute(query).all())

@@ -38,6 +38,11 @@ class KeyPair(Base):
         # Also the index of the sorted per-user list (user_id, name).
         sa.UniqueConstraint("user_id", "name", name="uniq_key_pairs0user_id0name"),
         sa.Index("key_pairs_expires_at_idx", "expires_at"),
+        # One shared key of a name per project (NULLs, private keys, never clash);
+        # also the index of a project's shared keys by name.
+        sa.UniqueConstraint(
+            "shared_project_id", "name", name="uniq_key_pairs0shared_project_id0name"
+        ),
     )
 
     id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True, autoincrement=True)
@@ -58,6 +63,9 @@ class KeyPair(Base):
     description: orm.Mapped[str | None] = orm.mapped_column(sa.String(255), nullable=True)
     labels: orm.Mapped[str | None] = orm.mapped_column(sa.Text, nullable=True)
     expires_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(Timestamp, nullable=True)
+    # Team keys (keypairs 1.2): the owner's project while the key is shared
+    # with it (visibility "project"); NULL while private.
+    shared_project_id: orm.Mapped[str | None] = orm.mapped_column(BinaryUserId, nullable=True)
 
 
 class KeyPairUsage(Base):
@@ -155,3 +163,12 @@ class RevokedKey(Base):
     reason: orm.Mapped[str | None] = orm.mapped_column(sa.String(255), nullable=True)
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
     created_by: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+
+
+class KeyPairProjectUsage(Base):
+    """How many keypairs are shared with a project: the row its quota locks."""
+
+    __tablename__ = "key_pair_project_usages"
+
+    project_id: orm.Mapped[str] = orm.mapped_column(BinaryUserId, primary_key=True)
+    in_use: orm.Mapped[int] = orm.mapped_column(sa.Integer)

@@ -1,7 +1,10 @@
 """Authentication strategies: who the caller is, as a RequestContext.
 
-``noauth2`` trusts a ``user:project`` token (user ``admin`` is an admin); it
-is for tests and development and refuses public addresses unless told.
+``noauth2`` trusts a ``user:project`` token (user ``admin`` is an admin; the
+others are members, with roles ``member`` and ``reader``), or a
+``user:project:role,role`` token that names the roles (``alice:p1:reader``
+is a reader only, ``boss:p1:admin,member,reader`` an admin); it is for
+tests and development and refuses public addresses unless told.
 ``keystone`` puts keystonemiddleware's ``auth_token`` in front of the API
 (with a delayed decision, so that version discovery needs no token and a
 refusal is a compute fault) and reads the identity headers it sets.
@@ -53,16 +56,22 @@ class NoAuth2:
                     "X-Server-Management-Url": request.path_url,
                 }
             )
-        user_id, _, project_id = token.partition(":")
+        user_id, _, rest = token.partition(":")
+        project_id, _, role_list = rest.partition(":")
         project_id = project_id or user_id
         if not (_plausible_id(user_id) and _plausible_id(project_id)):
             raise Unauthorized()
-        is_admin = user_id == "admin"
+        if role_list:
+            roles = [role for role in role_list.split(",") if role]
+            is_admin = "admin" in roles
+        else:
+            is_admin = user_id == "admin"
+            roles = ["admin", "member", "reader"] if is_admin else ["member", "reader"]
         return RequestContext(
             user_id=user_id,
             project_id=project_id,
             is_admin=is_admin,
-            roles=["admin", "member", "reader"] if is_admin else ["member", "reader"],
+            roles=roles,
             request_id=request.environ.get("openstack.request_id"),
         )
 

@@ -435,6 +435,14 @@ class Extension:
         """Fields this extension adds to a server's view."""
         return {}
 
+    def server_extended_view(
+        self, contribution: Mapping[str, Any], contract_version: Version
+    ) -> dict:
+        """Fields added to a server's view for a request that opted in to this
+        extension's contract (at ``contract_version``), beside
+        :meth:`server_view`'s; never shown to a compatible request."""
+        return {}
+
     def server_filters(self) -> Mapping[str, Callable[[Mapping[str, Any], str], bool]]:
         """Query filters for ``GET /servers``: name -> predicate(contribution, value)."""
         return {}

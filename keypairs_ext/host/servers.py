@@ -232,9 +232,11 @@ class ServersController:
             "links": self._links(request, instance),
         }
         for ext in self._extensions:
-            view.update(
-                ext.server_view(instance.extension_data.get(ext.alias, {}), request.version)
-            )
+            contribution = instance.extension_data.get(ext.alias, {})
+            view.update(ext.server_view(contribution, request.version))
+            contract_version = request.extension_versions.get(ext.contract_name or "")
+            if contract_version is not None:
+                view.update(ext.server_extended_view(contribution, contract_version))
         return view
 
     # --- actions ------------------------------------------------------------
