@@ -30,8 +30,21 @@ VERSION = "2.92"
 KP = "/v2.1/os-keypairs"
 
 
+#: keypairs 1.2 (team keys, key_names) beside the compute version
+SHARING = f"{VERSION}, keypairs 1.2"
+
+
 class Deployment(Protocol):
-    def call(self, method: str, path: str, body: Any = None, *, user: str) -> support.Reply: ...
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        user: str,
+        project: str = "project1",
+        version: str = VERSION,
+    ) -> support.Reply: ...
 
     def rows(self, user: str) -> tuple[int, int | None]: ...
 
@@ -44,11 +57,21 @@ class Hosts:
         self._lock = threading.Lock()
         self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
 
-    def call(self, method: str, path: str, body: Any = None, *, user: str) -> support.Reply:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        user: str,
+        project: str = "project1",
+        version: str = VERSION,
+    ) -> support.Reply:
         with self._lock:
             port = next(self._ports)
+        # support.call sends "compute <version>": a contract version rides along.
         return support.call(
-            port, method, path, body, token=f"{user}:project1", version=VERSION, timeout=60
+            port, method, path, body, token=f"{user}:{project}", version=version, timeout=60
         )
 
     def rows(self, user: str) -> tuple[int, int | None]:
@@ -168,3 +191,97 @@ def churn(deployment: Deployment, each: int = 60) -> None:
     assert count in (0, 1) and in_use == count, (count, in_use)
     shown = deployment.call("GET", f"{KP}/churn", user=user)
     assert shown.status == (200 if count else 404)
+
+
+# --- team keys (keypairs 1.2) ------------------------------------------------------------
+
+
+def _share(deployment: Deployment, user: str, project: str, name: str) -> support.Reply:
+    body = {"keypair": {"name": name, "public_key": ed25519_line(), "visibility": "project"}}
+    return deployment.call("POST", KP, body, user=user, project=project, version=SHARING)
+
+
+def shared_quota(deployment: Deployment, engine: sa.engine.Engine, racers: int = 40) -> None:
+    """Shared creates by as many users of one project past the project's quota:
+    exactly QUOTA created, the rest 403, and the counter agrees."""
+    project = f"team-{uuid.uuid4().hex[:10]}"
+    users = [new_user() for _ in range(racers)]
+    replies = all_at_once(
+        [lambda u=u, i=i: _share(deployment, u, project, f"s{i:03d}") for i, u in enumerate(users)]
+    )
+    statuses = collections.Counter(r.status for r in replies)
+    assert statuses == {201: QUOTA, 403: racers - QUOTA}, statuses
+    for reply in replies:
+        if reply.status == 403:
+            assert reply.fault() == (
+                "forbidden",
+                403,
+                "Quota exceeded, too many key pairs shared with this project.",
+            )
+    created = sorted(r.json["keypair"]["name"] for r in replies if r.status == 201)
+    listed = deployment.call("GET", KP, user=new_user(), project=project, version=SHARING)
+    assert [k["keypair"]["name"] for k in listed.json["keypairs"]] == created
+    with engine.connect() as connection:
+        shared = connection.execute(
+            sa.text("SELECT count(*) FROM key_pairs WHERE shared_project_id = :p"), {"p": project}
+        ).scalar_one()
+        in_use = connection.execute(
+            sa.text("SELECT in_use FROM key_pair_project_usages WHERE project_id = :p"),
+            {"p": project},
+        ).scalar_one()
+    assert (shared, in_use) == (QUOTA, QUOTA)
+    # The losers hold nothing of their own either.
+    losers = [u for u, r in zip(users, replies, strict=True) if r.status == 403]
+    assert deployment.rows(losers[0]) == (0, None)
+
+
+def delete_shared_while_booting(deployment: Deployment, boots: int = 16) -> None:
+    """Server creates naming a shared key while its owner deletes it: each
+    create either has the key (its snapshot) or is a clean 400; the delete
+    is one 204 and gives both quotas back."""
+    project = f"team-{uuid.uuid4().hex[:10]}"
+    owner, member = new_user(), new_user()
+    created = _share(deployment, owner, project, "oncall")
+    assert created.status == 201, created.text
+    server = {"name": "vm", "imageRef": "img", "flavorRef": "1", "key_names": ["oncall"]}
+
+    def boot() -> support.Reply:
+        return deployment.call(
+            "POST",
+            "/v2.1/servers",
+            {"server": server},
+            user=member,
+            project=project,
+            version=SHARING,
+        )
+
+    def delete() -> support.Reply:
+        return deployment.call(
+            "DELETE", f"{KP}/oncall", user=owner, project=project, version=SHARING
+        )
+
+    tasks = [boot] * boots
+    tasks.insert(boots // 2, delete)
+    replies = all_at_once(tasks)
+    deleted = replies.pop(boots // 2)
+    assert deleted.status == 204, deleted.text
+    for reply in replies:
+        assert reply.status in (202, 400), reply.text
+        if reply.status == 400:
+            assert reply.fault() == (
+                "badRequest",
+                400,
+                "Key pair 'oncall' not found: no key of that name is yours or shared "
+                "with this project.",
+            )
+            continue
+        server_id = reply.json["server"]["id"]
+        shown = deployment.call(
+            "GET", f"/v2.1/servers/{server_id}", user=member, project=project, version=SHARING
+        )
+        assert shown.json["server"]["key_names"] == ["oncall"], shown.text
+    assert (
+        deployment.call("GET", f"{KP}/oncall", user=member, project=project, version=SHARING).status
+        == 404
+    )
+    assert deployment.rows(owner) == (0, 0)

@@ -42,7 +42,7 @@ def deployment(
         {
             "DEFAULT": {"state_path": tmp},
             "database": {"connection": url, "max_pool_size": 4, "max_overflow": 8},
-            "quota": {"key_pairs": races.QUOTA},
+            "quota": {"key_pairs": races.QUOTA, "shared_key_pairs": races.QUOTA},
         },
     )
     service = None
@@ -81,3 +81,15 @@ def test_concurrent_deletes_of_one_name_delete_it_once(deployment: races.Hosts) 
 
 def test_concurrent_create_show_delete_of_one_name_never_fail(deployment: races.Hosts) -> None:
     races.churn(deployment)
+
+
+def test_concurrent_shared_creates_never_exceed_the_project_quota(
+    deployment: races.Hosts,
+) -> None:
+    races.shared_quota(deployment, deployment.engine)
+
+
+def test_deleting_a_shared_key_while_servers_boot_with_it_is_safe(
+    deployment: races.Hosts,
+) -> None:
+    races.delete_shared_while_booting(deployment)
