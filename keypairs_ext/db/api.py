@@ -121,7 +121,7 @@ _SHARED_WITH = sa.select(_KP.c.shared_project_id).where(_BY_NAME).with_for_updat
 _SET_SHARED = (
     sa.update(_KP)
     .where((_KP.c.user_id == sa.bindparam("b_user_id")) & (_KP.c.name == sa.bindparam("b_name")))
-    .values(shared_project_id=sa.bindparam("b_project_id"))
+    .values(shared_project_id=sa.bindparam("b_project_id"), updated_at=sa.bindparam("b_now"))
 )
 _PROJECT_USAGE = cast(sa.Table, KeyPairProjectUsage.__table__)
 _PROJECT = _PROJECT_USAGE.c.project_id == sa.bindparam("b_project_id")
@@ -371,7 +371,8 @@ class KeypairStore(LifecycleQueries):
             if before == project_id:
                 return
             connection.execute(
-                _SET_SHARED, {"b_user_id": user_id, "b_name": name, "b_project_id": project_id}
+                _SET_SHARED,
+                {"b_user_id": user_id, "b_name": name, "b_project_id": project_id, "b_now": _now()},
             )
             if before is not None:
                 connection.execute(_RELEASE_PROJECT, {"b_project_id": before})

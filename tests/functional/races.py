@@ -257,7 +257,7 @@ def delete_shared_while_booting(deployment: Deployment, boots: int = 16) -> None
 
     def delete() -> support.Reply:
         return deployment.call(
-            "DELETE", f"{KP}/oncall", user=owner, project=project, version=SHARING
+            "DELETE", f"{KP}/oncall?force=true", user=owner, project=project, version=SHARING
         )
 
     tasks = [boot] * boots

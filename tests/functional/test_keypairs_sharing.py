@@ -346,3 +346,22 @@ def test_a_server_keeps_its_keys_after_the_shared_key_is_deleted(team: Team) -> 
     assert team.call("alice", "DELETE", "/os-keypairs/oncall?force=true").status_int == 204
     assert team.meta_data(server_id)["public_keys"] == {"oncall": shared["public_key"]}
     expect(team.boot("bob", key_names=["oncall"]), 400, "Key pair 'oncall' not found")
+
+
+def test_an_expired_shared_key_is_refused_at_boot(team: Team) -> None:
+    import time
+
+    team.create("alice", "brief", visibility="project", expires_in=1)
+    time.sleep(2.1)
+    expect(team.boot("bob", key_names=["brief"]), 400, "Key pair 'brief' expired at")
+    expect(team.boot("bob", key_name="brief"), 400, "Key pair 'brief' expired at")
+
+
+def test_a_member_may_not_relabel_a_shared_key(team: Team) -> None:
+    team.create("alice", "oncall", visibility="project")
+    put = {"keypair": {"description": "mine now"}}
+    expect(team.call("bob", "PUT", "/os-keypairs/oncall", put), 403)
+    both = {"keypair": {"description": "rotation key", "visibility": "project"}}
+    answer = team.call("alice", "PUT", "/os-keypairs/oncall", both)
+    assert answer.status_int == 200, answer.body
+    assert answer.json["keypair"]["description"] == "rotation key"
