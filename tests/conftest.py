@@ -33,6 +33,9 @@ MYSQL_URL = os.environ.get(
     "KEYPAIRS_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql?charset=utf8mb4"
 )
 REQUIRE_SERVERS = os.environ.get("KEYPAIRS_REQUIRE_SERVERS") == "1"
+BACKENDS = ("sqlite", "postgresql")
+#: for tests marked ``mariadb``: behaviour the database decides (collation, types, locks)
+ALL_BACKENDS = (*BACKENDS, "mysql")
 TABLES = (
     "ssh_certificates",
     "ssh_revoked_keys",
@@ -162,12 +165,25 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[st
     drop_database(POSTGRESQL_URL, url)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``mariadb`` run their database fixtures on MariaDB too."""
+    if metafunc.definition.get_closest_marker("mariadb") is None:
+        return
+    for name in ("database_url", "shared_host"):
+        if name in metafunc.fixturenames:
+            # A parametrize mark takes precedence over the fixture's own params.
+            metafunc.definition.add_marker(
+                pytest.mark.parametrize(name, ALL_BACKENDS, indirect=True)
+            )
+
+
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     """A migrated, empty database on each backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/keypairs.sqlite"
-    url = request.getfixturevalue("postgresql_url")
+    url = request.getfixturevalue(f"{request.param}_url")
     _prepare_shared(url)
     return url
 

@@ -35,12 +35,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from keypairs_ext.crypto.x509 import self_signed_certificate
 from keypairs_ext.host import app
-from tests.conftest import Client, build_host, fault, run_program
+from tests.conftest import BACKENDS, Client, build_host, fault, run_program
 from tests.functional import response_schemas
 from tests.support import ed25519_line
 from tests.unit.crypto.malformed_keys import ssh_string
 
-BACKENDS = ("sqlite", "postgresql")
 #: microversions on both sides of every os-keypairs change
 BOUNDARIES = ("2.1", "2.2", "2.9", "2.10", "2.34", "2.35", "2.74", "2.75", "2.91", "2.92")
 ADMIN = "admin:adminproject"
@@ -168,7 +167,7 @@ def shared_host(
             # On tmpfs when there is one: the same SQLite, without fsync waits.
             url = f"sqlite:///{directory}/keypairs.sqlite"
         else:
-            url = request.getfixturevalue("postgresql_url")
+            url = request.getfixturevalue(f"{request.param}_url")
         overrides = getattr(request.module, "HOST_OVERRIDES", {})
         host = build_host(url, str(state), **overrides)
         yield host

@@ -1,6 +1,6 @@
 """The keypair lifecycle (keypairs 1.1): description, labels, update, expiry, usage.
 
-Each test runs on SQLite and PostgreSQL, as a user of its own.  Times in the
+Each test runs on SQLite, PostgreSQL and MariaDB, as a user of its own.  Times in the
 past are written through the store (the API refuses them), as a key that
 has aged would have them.
 """
@@ -18,6 +18,8 @@ from keypairs_ext.api import extended, lifecycle
 from keypairs_ext.host.metadata import sign
 from tests.conftest import Client, fault
 from tests.functional import keypairs_helpers as helpers
+
+pytestmark = pytest.mark.mariadb  # the database decides names, order, quota and filters
 
 shared_host = helpers.shared_host
 

@@ -21,6 +21,8 @@ from tests.functional import keypairs_helpers as helpers
 from tests.functional.keypairs_helpers import KeypairsAPI, expect_fault
 from tests.support import free_port
 
+pytestmark = pytest.mark.mariadb  # the database decides names, order, quota and filters
+
 shared_host = helpers.shared_host
 api = helpers.api
 

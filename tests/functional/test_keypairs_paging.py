@@ -15,6 +15,8 @@ import pytest
 from tests.functional import keypairs_helpers as helpers
 from tests.functional.keypairs_helpers import KeypairsAPI
 
+pytestmark = pytest.mark.mariadb  # the database decides names, order, quota and filters
+
 shared_host = helpers.shared_host
 api = helpers.api
 

@@ -17,6 +17,8 @@ import pytest
 from tests.functional import keypairs_helpers as helpers
 from tests.functional.keypairs_helpers import KeypairsAPI, expect_fault
 
+pytestmark = pytest.mark.mariadb  # the database decides names, order, quota and filters
+
 QUOTA_MESSAGE = "Quota exceeded, too many key pairs."
 
 
