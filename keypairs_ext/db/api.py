@@ -493,6 +493,12 @@ class KeypairStore(LifecycleQueries):
                     raise exception.Invalid(f"Marker {marker} could not be found.")
                 query = query.where(_KP.c.name > marker)
             query = query.order_by(_KP.c.name, _KP.c.user_id)
-            if limit is not None:
-                query = query.limit(limit)
-            return list(connection.execute(query).all())
+            if limit is None:
+                return list(connection.execute(query).all())
+            # The marker is a name, and one name can be the caller's own key
+            # and the project's shared key: a page never ends between the
+            # two, so it may hold one row more than the limit.
+            rows = list(connection.execute(query.limit(limit + 1)).all())
+            if len(rows) > limit and rows[limit].name != rows[limit - 1].name:
+                rows.pop()
+            return rows

@@ -365,3 +365,27 @@ def test_a_member_may_not_relabel_a_shared_key(team: Team) -> None:
     answer = team.call("alice", "PUT", "/os-keypairs/oncall", both)
     assert answer.status_int == 200, answer.body
     assert answer.json["keypair"]["description"] == "rotation key"
+
+
+def test_paging_never_splits_an_own_and_a_shared_key_of_one_name(team: Team) -> None:
+    team.create("alice", "b-oncall", visibility="project")
+    team.create("bob", "a-first")
+    team.create("bob", "b-oncall")
+    team.create("bob", "c-last")
+    seen: list[tuple[str, str]] = []
+    marker = None
+    for _ in range(5):
+        query = "?limit=2" + (f"&marker={marker}" if marker else "")
+        response = team.call("bob", "GET", "/os-keypairs" + query)
+        assert response.status_int == 200, response.body
+        page = [
+            (k["keypair"]["name"], k["keypair"]["visibility"]) for k in response.json["keypairs"]
+        ]
+        seen += page
+        if "keypairs_links" not in response.json:
+            break
+        marker = page[-1][0]
+    owners = sorted([("b-oncall", "private"), ("b-oncall", "project")])
+    assert seen[0] == ("a-first", "private")
+    assert sorted(seen[1:3]) == owners
+    assert seen[3:] == [("c-last", "private")]
