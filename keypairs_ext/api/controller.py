@@ -211,19 +211,15 @@ class KeypairController:
                 self._share(request, keypair, visibility)
         if values:
             self._store.update(request.context, user_id, name, values)
-        LOG.info(
-            "Updated keypair %s of user %s: %s",
-            name,
-            user_id,
-            ", ".join(sorted([*values, *(["visibility"] if visibility else [])])),
-        )
+        changed = [*values, *(["visibility"] if visibility else [])]
+        LOG.info("Updated keypair %s of user %s: %s", name, user_id, ", ".join(sorted(changed)))
         keypair = self._store.get(request.context, user_id, name)
         self._events.extended(
             request.context,
             "keypair.update",
             "KeypairLifecyclePayload",
             notification_payloads.keypair_lifecycle(
-                keypair, lifecycle.parse_labels(keypair.labels), list(values)
+                keypair, lifecycle.parse_labels(keypair.labels), changed
             ),
         )
         body = views.shown(keypair, request.version, False)

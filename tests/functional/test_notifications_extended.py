@@ -206,6 +206,21 @@ def test_update_event(cert_bus):
     bus.consumer.nothing_more()
 
 
+def test_sharing_is_an_update_event(cert_bus):
+    """keypairs 1.2: sharing a key with its project, and unsharing it, are updates."""
+    bus = cert_bus()
+    _import_key(bus)
+    for visibility in ("project", "private"):
+        body = {"keypair": {"visibility": visibility}}
+        updated = _call(bus, ALICE, "PUT", "/v2.1/os-keypairs/laptop", body)
+        assert updated.status_int == 200, updated.text
+        assert updated.json["keypair"]["visibility"] == visibility
+        (event,) = bus.consumer.take(1)
+        data = _extended(event, "keypair.update", "KeypairLifecyclePayload")
+        assert (data["name"], data["changed"]) == ("laptop", ["visibility"])
+    bus.consumer.nothing_more()
+
+
 def test_expired_sweep_event(tmp_path):
     """``keypairs-manage keypairs expired --delete`` says which keys it deleted."""
     import datetime
