@@ -27,7 +27,7 @@ from keypairs_ext.db.api import KeypairStore
 from keypairs_ext.db.certificates import CertificateStore, now
 from keypairs_ext.db.models import CertificateAuthority, IssuedCertificate, RevokedKey
 from keypairs_ext.host.contract import ApiRequest, ApiResponse, HostServices, RawBody
-from keypairs_ext.policies import AUTHORITIES, CERTIFICATES, REVOKED_KEYS
+from keypairs_ext.policies import AUTHORITIES, CERTIFICATES, REVOKED_KEYS, SHARED
 
 LOG = logging.getLogger(__name__)
 
@@ -204,6 +204,21 @@ class CertificatesController:
         target.setdefault("project_id", request.context.project_id)
         return bool(self._services.policy.authorize(rule, target, request.context, do_raise=False))
 
+    def _own_or_shared(self, request: ApiRequest) -> Any:
+        """The caller's keypair of the route's name, else the key of that name
+        shared with the caller's project, for those who may boot with it."""
+        context = request.context
+        name = request.path_params["name"]
+        try:
+            return self._keypairs.get(context, context.user_id, name)
+        except exception.KeypairNotFound:
+            try:
+                keypair = self._keypairs.get_shared(context, context.project_id, name)
+            except exception.SharedKeypairNotFound:
+                raise exception.KeypairNotFound(name, context.user_id) from None
+        self._authorize(request, SHARED % "use", user_id=keypair.user_id)
+        return keypair
+
     def _ca_fingerprints(self, project_id: str) -> dict[str, CertificateAuthority]:
         return {ca.id: ca for ca in self._store.authorities(project_id)}
 
@@ -213,8 +228,8 @@ class CertificatesController:
         self._services.validate(ISSUE, request.body)
         body = request.body["certificate"]
         context = request.context
-        keypair = self._keypairs.get(context, context.user_id, request.path_params["name"])
-        self._authorize(request, CERTIFICATES % "create", user_id=keypair.user_id)
+        keypair = self._own_or_shared(request)
+        self._authorize(request, CERTIFICATES % "create", user_id=context.user_id)
         principals = body["principals"]
         outside = [p for p in principals if p not in self._conf.allowed_principals]
         if outside and not self._allowed(request, CERTIFICATES % "any_principal"):

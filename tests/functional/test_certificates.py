@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.conftest import fault, need_program
+from tests.conftest import Client, fault, need_program
 from tests.functional.certificates_helpers import (
     EXTENDED,
     Project,
@@ -176,6 +176,22 @@ def test_only_the_owner_gets_a_certificate_for_a_keypair(project, tmp_path):
         404,
         f"Keypair k not found for user {project.user('bob')}",
     )
+
+
+def test_members_get_certificates_for_a_key_shared_with_the_project(project, tmp_path):
+    alice, bob = project.client("alice"), project.client("bob")
+    reader = Client(project.app, f"{project.user('rita')}:{project.id}:reader")
+    _, public = new_key(tmp_path, "team")
+    shared = {"keypair": {"name": "team", "public_key": public, "visibility": "project"}}
+    assert call(alice, "POST", "/v2.1/os-keypairs", shared).status_int == 201
+    response = issue(bob, "team")
+    assert response.status_int == 201, response.text
+    listed = ssh_keygen_list(response.json["certificate"]["certificate"], tmp_path)
+    assert re.search(r"Public key: ED25519-CERT SHA256:", listed)
+    assert "ubuntu" in listed
+    assert fault(issue(reader, "team"))[:2] == ("forbidden", 403)
+    other = Project(project.app).client("eve")
+    assert fault(issue(other, "team"))[:2] == ("itemNotFound", 404)
 
 
 def test_routes_need_keypairs_1_3(project, tmp_path):
