@@ -128,8 +128,16 @@ def test_api_with_config_file_and_workers(tmp_path):
         wait_for(port, process)
         statuses = {get(port, "/v2.1/", {})[0] for _ in range(20)}
         assert statuses == {200}
-        children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
-        assert len(children.stdout.split()) == 2
+        # The arbiter forks its workers one after the other: the first may
+        # answer before the second exists.
+        deadline = time.monotonic() + 30
+        while True:
+            pgrep = ["pgrep", "-P", str(process.pid)]
+            children = subprocess.run(pgrep, capture_output=True, text=True).stdout.split()
+            if len(children) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert len(children) == 2, children
     finally:
         process.terminate()
         process.wait(timeout=30)
