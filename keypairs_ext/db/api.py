@@ -138,35 +138,26 @@ _GET_SHARED = sa.select(_KP).where(_BY_SHARED_NAME)
 
 # Quota in one statement: create the usage row at 1, or raise it by one
 # while it is below the limit (b_limit < 0: no limit).  No row back: full.
-def _upsert_quota(insert: Any) -> Any:
-    statement = insert(_USAGE).values(user_id=sa.bindparam("b_user_id"), in_use=1)
+def _upsert_usage(insert: Any, table: sa.Table, key: str) -> Any:
+    statement = insert(table).values({key: sa.bindparam(f"b_{key}"), "in_use": 1})
     # The row count says whether the quota was taken; SQLAlchemy keeps an
     # INSERT's only when asked (psycopg 3 reports -1 once the cursor closes).
     return statement.on_conflict_do_update(
-        index_elements=[_USAGE.c.user_id],
-        set_={"in_use": _USAGE.c.in_use + 1},
-        where=(sa.bindparam("b_limit") < 0) | (_USAGE.c.in_use < sa.bindparam("b_limit")),
+        index_elements=[table.c[key]],
+        set_={"in_use": table.c.in_use + 1},
+        where=(sa.bindparam("b_limit") < 0) | (table.c.in_use < sa.bindparam("b_limit")),
     ).execution_options(preserve_rowcount=True)
 
 
 _TAKE_UPSERT = {
-    "postgresql": _upsert_quota(postgresql.insert),
-    "sqlite": _upsert_quota(sqlite.insert),
+    "postgresql": _upsert_usage(postgresql.insert, _USAGE, "user_id"),
+    "sqlite": _upsert_usage(sqlite.insert, _USAGE, "user_id"),
 }
 
 
-def _upsert_project_quota(insert: Any) -> Any:
-    statement = insert(_PROJECT_USAGE).values(project_id=sa.bindparam("b_project_id"), in_use=1)
-    return statement.on_conflict_do_update(
-        index_elements=[_PROJECT_USAGE.c.project_id],
-        set_={"in_use": _PROJECT_USAGE.c.in_use + 1},
-        where=(sa.bindparam("b_limit") < 0) | (_PROJECT_USAGE.c.in_use < sa.bindparam("b_limit")),
-    ).execution_options(preserve_rowcount=True)
-
-
 _TAKE_PROJECT_UPSERT = {
-    "postgresql": _upsert_project_quota(postgresql.insert),
-    "sqlite": _upsert_project_quota(sqlite.insert),
+    "postgresql": _upsert_usage(postgresql.insert, _PROJECT_USAGE, "project_id"),
+    "sqlite": _upsert_usage(sqlite.insert, _PROJECT_USAGE, "project_id"),
 }
 _LOCK_PROJECT_USAGE = (
     mysql.insert(_PROJECT_USAGE)
