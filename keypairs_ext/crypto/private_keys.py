@@ -1,5 +1,8 @@
 """Private-key writers: OpenSSH, PKCS#8, traditional PEM and PuTTY's PPK.
 
+An unencrypted OpenSSH Ed25519 key (what the generate path gives) is written
+here from its raw bytes, the same bytes cryptography's ``private_bytes``
+writes (PROTOCOL.key in OpenSSH's sources) without building a key object.
 Neither cryptography nor asyncssh writes PPK.  Its format 3 is specified in
 the PuTTY manual, appendix C: a text file whose MAC covers every field, with
 the private blob encrypted by AES-256-CBC under keys from Argon2id.
@@ -11,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import os
+import struct
 
 from argon2.low_level import Type as Argon2Type
 from argon2.low_level import hash_secret_raw
@@ -27,6 +31,17 @@ PRIVATE_KEY_FORMATS = ("openssh", "pkcs8", "pem", "ppk")
 _PPK_ARGON2_MEMORY_KIB = 8192  # PuTTY's default
 _PPK_ARGON2_PASSES = 13  # what puttygen picks for ~0.1 s on common hardware
 _PPK_ARGON2_PARALLELISM = 1
+
+# Magic, cipher "none", KDF "none", no KDF options, one key.
+_OPENSSH_UNENCRYPTED_HEADER = (
+    b"openssh-key-v1\0"
+    + ssh_string(b"none")
+    + ssh_string(b"none")
+    + ssh_string(b"")
+    + struct.pack(">I", 1)
+)
+_OPENSSH_BLOCK = 8  # the cipher block of "none"
+_OPENSSH_PADDING = bytes(range(1, _OPENSSH_BLOCK + 1))
 
 
 def openssh_public(key: PrivateKey) -> tuple[str, bytes]:
@@ -60,6 +75,26 @@ def serialize_private(
     )
     return key.private_bytes(serialization.Encoding.PEM, encoding_format, encryption).decode(
         "ascii"
+    )
+
+
+def openssh_ed25519_private(public_blob: bytes, secret: bytes) -> str:
+    """The unencrypted OpenSSH private key file of an Ed25519 pair.
+
+    ``public_blob`` is the public key's SSH blob; ``secret`` the 64 bytes of
+    seed and public key (libsodium's secret key, what OpenSSH stores).
+    Byte for byte what cryptography writes for the same key: an empty
+    comment, padding of a whole block when the section is already aligned,
+    and base64 lines of 64 characters.
+    """
+    check = os.urandom(4)  # the two equal check integers that prove decryption
+    section = check + check + public_blob + ssh_string(secret) + ssh_string(b"")
+    section += _OPENSSH_PADDING[: _OPENSSH_BLOCK - len(section) % _OPENSSH_BLOCK]
+    data = _OPENSSH_UNENCRYPTED_HEADER + ssh_string(public_blob) + ssh_string(section)
+    encoded = base64.b64encode(data).decode("ascii")
+    lines = [encoded[i : i + 64] for i in range(0, len(encoded), 64)]
+    return "\n".join(
+        ["-----BEGIN OPENSSH PRIVATE KEY-----", *lines, "-----END OPENSSH PRIVATE KEY-----", ""]
     )
 
 

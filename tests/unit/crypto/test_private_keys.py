@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from keypairs_ext import crypto
+from keypairs_ext.crypto.wire import ssh_string
 from tests.conftest import need_program
 from tests.conftest import run_program as run
 from tests.unit.crypto.support import (
@@ -174,3 +175,32 @@ def test_generated_private_key_headers(
     if fmt == "ppk":
         assert ("Encryption: none\n" in private) == (passphrase is None)
         assert "Comment: Generated-by-Nova\n" in private
+
+
+def test_unencrypted_openssh_ed25519_is_what_cryptography_writes(tmp_path: Path) -> None:
+    """The generate path writes this one format from raw bytes: the bytes
+    cryptography writes for the same key (but for the random check
+    integers), which ssh-keygen reads back to the same public key."""
+    pair = crypto.generate_ssh_keypair("ed25519", private_key_format="openssh", comment="a b")
+    key = serialization.load_ssh_private_key(pair.private_key.encode(), None)
+    again = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    ).decode()
+    assert [len(line) for line in pair.private_key.split("\n")] == [
+        len(line) for line in again.split("\n")
+    ]
+    ours, theirs = (
+        base64.b64decode("".join(text.splitlines()[1:-1])) for text in (pair.private_key, again)
+    )
+    # The private section follows the magic, the cipher and KDF names, the
+    # empty KDF options, the key count, the public blob and the section's
+    # length; it opens with two check integers, equal and random.
+    public_blob = base64.b64decode(pair.public_text.split()[1])
+    header = b"openssh-key-v1\0" + 2 * ssh_string(b"none") + ssh_string(b"") + bytes(4)
+    at = len(header) + len(ssh_string(public_blob)) + 4
+    assert ours[at : at + 4] == ours[at + 4 : at + 8]
+    assert ours[:at] + theirs[at : at + 8] + ours[at + 8 :] == theirs
+    derived = run("ssh-keygen", "-y", "-f", _write_private(tmp_path, pair))
+    assert key_part(derived) == key_part(pair.public_text)
