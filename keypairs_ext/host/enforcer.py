@@ -23,9 +23,10 @@ This subclass changes two things, through public methods only:
 
 from __future__ import annotations
 
+import operator
 import threading
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from oslo_context import context as oslo_context
@@ -43,6 +44,43 @@ _PURE_LEAVES = tuple(
         {"always": "@", "never": "!", "role": "role:r", "generic": "keypairs_probe:%(x)s"}
     ).values()
 )
+
+
+def _policy_value_getters() -> tuple[Callable[[Any], Any], Callable[[Any], Any]] | None:
+    """Getters of the attributes ``RequestContext.to_policy_values()`` copies,
+    the scalars and the lists apart; None if it is more than a copy of them.
+
+    Reading the attributes is a fraction of building that mapping (a
+    MutableMapping that warns on deprecated keys) and freezing it item by item.
+    """
+    probe = oslo_context.RequestContext(
+        overwrite=False,
+        user_id="user_id",
+        user_domain_id="user_domain_id",
+        system_scope="system_scope",
+        domain_id="domain_id",
+        project_id="project_id",
+        project_domain_id="project_domain_id",
+        roles=["roles"],
+        is_admin_project=False,
+        service_user_id="service_user_id",
+        service_user_domain_id="service_user_domain_id",
+        service_project_id="service_project_id",
+        service_project_domain_id="service_project_domain_id",
+        service_roles=["service_roles"],
+    )
+    values = dict(probe.to_policy_values())
+    if not all(getattr(probe, name, None) is value for name, value in values.items()):
+        return None
+    lists = [name for name, value in values.items() if value.__class__ is list]
+    scalars = [name for name in values if name not in lists]
+    if len(lists) < 2 or len(scalars) < 2:  # attrgetter of one name returns no tuple
+        return None
+    return operator.attrgetter(*scalars), operator.attrgetter(*lists)
+
+
+_POLICY_VALUES = _policy_value_getters()
+_STOCK_POLICY_VALUES = oslo_context.RequestContext.to_policy_values
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Hashable:
@@ -120,9 +158,20 @@ class CachingEnforcer(policy.Enforcer):
     def _decision_key(self, rule: Any, target: Any, creds: Any) -> Hashable | None:
         if not isinstance(rule, str) or not self._is_pure(rule):
             return None
-        if isinstance(creds, oslo_context.RequestContext):
-            creds = creds.to_policy_values()
         try:
+            stock = getattr(type(creds), "to_policy_values", None) is _STOCK_POLICY_VALUES
+            if stock and _POLICY_VALUES is not None:
+                scalars, lists = _POLICY_VALUES
+                key: Hashable = (
+                    rule,
+                    _frozen(target),
+                    scalars(creds),
+                    *[tuple(v) if v.__class__ is list else v for v in lists(creds)],
+                )
+                hash(key)  # an unhashable attribute: evaluated, not remembered
+                return key
+            if isinstance(creds, oslo_context.RequestContext):
+                creds = creds.to_policy_values()
             return (rule, _frozen(target), _frozen(creds))
         except (TypeError, AttributeError):
             return None

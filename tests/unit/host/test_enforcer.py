@@ -125,3 +125,27 @@ def test_the_remembered_leaf_checks_are_oslo_policys_pure_ones() -> None:
         "RoleCheck",
         "TrueCheck",
     ]
+
+
+def test_every_policy_value_of_a_context_tells_remembered_answers_apart(tmp_path: Any) -> None:
+    # The remembered answer is keyed on the context's attributes, not on the
+    # mapping oslo.policy sees: each value of that mapping must count.
+    assert enforcer_module._POLICY_VALUES is not None
+    enforcer = make_enforcer(tmp_path)
+    fields = dict(OWNER.to_policy_values())
+    assert len(fields) >= 13
+    base = enforcer._decision_key("own", {"user_id": "alice"}, OWNER)
+    for name, value in fields.items():
+        other = OWNER.from_dict(OWNER.to_dict())
+        other.__dict__.update({name: ["x"] if isinstance(value, list) else f"{value}-x"})
+        assert enforcer._decision_key("own", {"user_id": "alice"}, other) != base, name
+    same = oslo_context.RequestContext(user_id="alice", project_id="p", roles=["member"])
+    assert enforcer._decision_key("own", {"user_id": "alice"}, same) == base
+
+
+def test_a_context_with_an_unhashable_policy_value_is_evaluated(tmp_path: Any) -> None:
+    enforcer = make_enforcer(tmp_path)
+    odd = oslo_context.RequestContext(user_id="alice", project_id="p", roles=["member"])
+    odd.system_scope = {"all": True}  # type: ignore[assignment]
+    assert enforcer._decision_key("own", {"user_id": "alice"}, odd) is None
+    assert allowed(enforcer, odd)
