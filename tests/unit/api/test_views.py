@@ -75,6 +75,11 @@ def test_shown_has_the_record_fields_with_microsecond_timestamps():
     assert views.shown(updated, V("2.1"), False)["keypair"]["updated_at"] == (
         "2026-01-02T03:04:05.600007"
     )
+    # A whole second still shows its six digits of microseconds.
+    whole = record(created_at=datetime.datetime(2026, 1, 2, 3, 4, 5))
+    assert views.shown(whole, V("2.1"), False)["keypair"]["created_at"] == (
+        "2026-01-02T03:04:05.000000"
+    )
 
 
 def test_list_items_match_the_summary_at_each_version():
