@@ -9,7 +9,6 @@ server called ``detail``.
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 from typing import Any
 
 
@@ -34,30 +33,34 @@ class MethodNotAllowed(Exception):
         self.allowed = allowed
 
 
-def _split(path: str) -> tuple[str, ...]:
-    return tuple(path.strip("/").split("/")) if path.strip("/") else ()
+def _split(path: str) -> list[str]:
+    path = path.strip("/")
+    return path.split("/") if path else []
 
 
-def _matches(segments: tuple[str, ...], parts: tuple[str, ...]) -> dict[str, str] | None:
-    params = {}
-    for segment, part in zip(segments, parts, strict=True):
-        if segment.startswith("{"):
-            if not part:
-                return None
-            params[segment[1:-1]] = part
-        elif segment != part:
-            return None
-    return params
+class _Node:
+    """One segment position of the templates that share their first segments."""
+
+    __slots__ = ("literals", "param", "entries")
+
+    def __init__(self) -> None:
+        self.literals: dict[str, _Node] = {}
+        self.param: _Node | None = None
+        # templates ending here, in declaration order:
+        # (declaration index, entry, (position, name) of each parameter)
+        self.entries: list[tuple[int, Entry, tuple[tuple[int, str], ...]]] = []
 
 
 class Router:
     def __init__(self) -> None:
         self._entries: list[Entry] = []
-        # (number of segments, first segment) -> entries, most literal first
-        self._index: dict[tuple[int, str], list[Entry]] = defaultdict(list)
+        # A trie of the templates: a request path walks only the branches
+        # whose literals it has (and the parameter branches), instead of
+        # trying every template of its length.
+        self._root = _Node()
 
     def add(self, method: str, template: str, target: Any) -> None:
-        segments = _split(template)
+        segments = tuple(_split(template))
         for existing in self._entries:
             if existing.method == method and existing.segments == segments:
                 raise ValueError(f"route {method} {template} is declared twice")
@@ -68,10 +71,17 @@ class Router:
             segments,
             sum(1 for s in segments if not s.startswith("{")),
         )
+        node = self._root
+        for segment in segments:
+            if segment.startswith("{"):
+                if node.param is None:
+                    node.param = _Node()
+                node = node.param
+            else:
+                node = node.literals.setdefault(segment, _Node())
+        params = tuple((i, s[1:-1]) for i, s in enumerate(segments) if s.startswith("{"))
+        node.entries.append((len(self._entries), entry, params))
         self._entries.append(entry)
-        bucket = self._index[(len(segments), segments[0] if segments else "")]
-        bucket.append(entry)
-        bucket.sort(key=lambda e: -e.literals)
 
     def match(self, method: str, path: str) -> Match | None:
         """The route for ``method path``; None when no template fits.
@@ -79,15 +89,32 @@ class Router:
         Raises MethodNotAllowed when a template fits but not for ``method``.
         """
         parts = _split(path)
-        allowed: list[str] = []
-        for entry in self._index.get((len(parts), parts[0] if parts else ""), ()):
-            params = _matches(entry.segments, parts)
-            if params is None:
+        depth = len(parts)
+        best: tuple[int, int] | None = None  # (-literals, declaration index)
+        found = None
+        allowed: set[str] = set()
+        pending = [(self._root, 0)]
+        while pending:
+            node, at = pending.pop()
+            if at == depth:
+                for index, entry, params in node.entries:
+                    if entry.method != method:
+                        allowed.add(entry.method)
+                        continue
+                    rank = (-entry.literals, index)
+                    if best is None or rank < best:
+                        best, found = rank, (entry, params)
                 continue
-            if entry.method == method:
-                return Match(entry, params)
-            if entry.method not in allowed:
-                allowed.append(entry.method)
+            part = parts[at]
+            literal = node.literals.get(part)
+            if literal is not None:
+                pending.append((literal, at + 1))
+            # A parameter takes any segment but an empty one.
+            if node.param is not None and part:
+                pending.append((node.param, at + 1))
+        if found is not None:
+            entry, params = found
+            return Match(entry, {name: parts[i] for i, name in params})
         if allowed:
             raise MethodNotAllowed(sorted(allowed))
         return None
