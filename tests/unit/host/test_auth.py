@@ -100,3 +100,14 @@ def test_signature_is_hex_hmac_sha256_as_openssl_computes_it():
     expected = openssl.stdout.decode().split("= ")[-1].strip()
     assert metadata.sign("instance-1", "s3cret") == expected
     assert metadata.sign("instance-2", "s3cret") != expected
+
+
+@pytest.mark.parametrize("token", ["a\x1fb:p", "ab:p\x7f", "\x00:p", "a:" + "p" * 256, ":"])
+def test_noauth2_refuses_ids_no_identity_service_issues(token):
+    with pytest.raises(auth.Unauthorized):
+        auth.NoAuth2().context(_request({"X-Auth-Token": token}))
+
+
+def test_noauth2_ids_may_hold_any_printable_character():
+    context = auth.NoAuth2().context(_request({"X-Auth-Token": "a b~é\x80:" + "p" * 255}))
+    assert (context.user_id, context.project_id) == ("a b~é\x80", "p" * 255)
