@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import microversion_parse
@@ -15,6 +16,11 @@ LEGACY_VERSION = Version(2, 0)
 LEGACY_HEADER = "X-OpenStack-Nova-API-Version"
 STANDARD_HEADER = "OpenStack-API-Version"
 VARY = f"{STANDARD_HEADER}, {LEGACY_HEADER}"
+# The two headers' keys in a WSGI environ.
+STANDARD_ENVIRON = "HTTP_OPENSTACK_API_VERSION"
+LEGACY_ENVIRON = "HTTP_X_OPENSTACK_NOVA_API_VERSION"
+# Distinct header values remembered (they come from clients: bounded).
+_CACHED = 256
 
 _VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 # No version has more digits; and int() refuses a string of more than 4300.
@@ -58,6 +64,38 @@ def version_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+def _present(standard: str | None, legacy: str | None) -> dict[str, str]:
+    headers = {}
+    if standard is not None:
+        headers[STANDARD_HEADER] = standard
+    if legacy is not None:
+        headers[LEGACY_HEADER] = legacy
+    return headers
+
+
+# Clients send the same few version headers on every request: each distinct
+# value is negotiated once.  An error is not cached and is raised each time.
+@functools.lru_cache(maxsize=_CACHED)
+def negotiate_values(standard: str | None, legacy: str | None, max_version: Version) -> Version:
+    """:func:`negotiate` for the values of the two version headers (None: absent)."""
+    return negotiate(_present(standard, legacy), max_version)
+
+
+@functools.lru_cache(maxsize=_CACHED)
+def negotiate_contracts(
+    standard: str | None, contracts: Sequence[tuple[str, Version, Version]]
+) -> tuple[tuple[str, Version], ...]:
+    """(name, version) of each contract of ``contracts`` (name, low, high)
+    that the standard header's value asks for, in the order of ``contracts``."""
+    headers = _present(standard, None)
+    found = []
+    for name, low, high in contracts:
+        version = negotiate_contract(headers, name, low, high)
+        if version is not None:
+            found.append((name, version))
+    return tuple(found)
+
+
 def negotiate(headers: Mapping[str, str], max_version: Version) -> Version:
     """The compute version a request asks for: 2.1 when absent."""
     requested = _requested(headers, "compute", [LEGACY_HEADER])
@@ -93,8 +131,13 @@ def negotiate_contract(
 
 
 def response_headers(version: Version) -> dict[str, str]:
-    return {
-        STANDARD_HEADER: f"compute {version}",
-        LEGACY_HEADER: str(version),
-        "Vary": VARY,
-    }
+    return dict(_response_headers(version))
+
+
+@functools.lru_cache(maxsize=_CACHED)
+def _response_headers(version: Version) -> tuple[tuple[str, str], ...]:
+    return (
+        (STANDARD_HEADER, f"compute {version}"),
+        (LEGACY_HEADER, str(version)),
+        ("Vary", VARY),
+    )

@@ -71,3 +71,32 @@ def test_contract_versions():
         microversion.negotiate_contract(
             {"OpenStack-API-Version": "keypairs 1.3"}, "keypairs", low, high
         )
+
+
+def test_negotiating_header_values_is_negotiating_those_headers():
+    assert microversion.negotiate_values(None, None, MAX) == Version(2, 1)
+    assert microversion.negotiate_values("keypairs 1.0, compute 2.75", "2.3", MAX) == Version(2, 75)
+    assert microversion.negotiate_values(None, "latest", MAX) == MAX
+    # An error is raised again for the same values, not remembered as a version.
+    for _ in range(2):
+        with pytest.raises(NotAcceptable, match="maximum is 2.92"):
+            microversion.negotiate_values("compute 2.93", None, MAX)
+        with pytest.raises(Invalid, match="2.x is of invalid format"):
+            microversion.negotiate_values(None, "2.x", MAX)
+
+
+def test_negotiating_every_contract_from_the_standard_header():
+    contracts = (
+        ("keypairs", Version(1, 0), Version(1, 2)),
+        ("other", Version(1, 0), Version(1, 0)),
+    )
+    assert microversion.negotiate_contracts("compute 2.92, keypairs 1.1", contracts) == (
+        ("keypairs", Version(1, 1)),
+    )
+    assert microversion.negotiate_contracts("other latest, keypairs latest", contracts) == (
+        ("keypairs", Version(1, 2)),
+        ("other", Version(1, 0)),
+    )
+    assert microversion.negotiate_contracts(None, contracts) == ()
+    with pytest.raises(NotAcceptable, match="Version keypairs 1.3 is not supported"):
+        microversion.negotiate_contracts("keypairs 1.3", contracts)
