@@ -10,16 +10,18 @@ request is answered through the one table in :mod:`keypairs_ext.host.faults`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 import webob
 from oslo_config import cfg
 from oslo_middleware import sizelimit
+from webob.request import PATH_SAFE
 
 from keypairs_ext.host import auth, faults, microversion, serialize, versions
 from keypairs_ext.host.contract import (
@@ -90,6 +92,37 @@ def _routing_path(request: webob.Request) -> str:
     return kept[len(script) :]
 
 
+@functools.lru_cache(maxsize=64)
+def _application_url(
+    scheme: str, host: str | None, server: str | None, port: str | None, script: str
+) -> str:
+    environ = {
+        "wsgi.url_scheme": scheme,
+        "HTTP_HOST": host,
+        "SERVER_NAME": server,
+        "SERVER_PORT": port,
+        "SCRIPT_NAME": script,
+    }
+    return webob.Request({k: v for k, v in environ.items() if v is not None}).application_url
+
+
+def _path_url(environ: dict) -> str:
+    """webob's ``Request.path_url``, with the host part computed once per host.
+
+    The scheme, host and script name repeat on every request; webob works
+    the URL out again each time.  Its path part is PATH_INFO's bytes quoted
+    as webob quotes them.
+    """
+    base = _application_url(
+        environ.get("wsgi.url_scheme"),
+        environ.get("HTTP_HOST"),
+        environ.get("SERVER_NAME"),
+        environ.get("SERVER_PORT"),
+        environ.get("SCRIPT_NAME", ""),
+    )
+    return base + quote(environ["PATH_INFO"].encode("latin-1"), PATH_SAFE)
+
+
 class ComputeAPI:
     """The WSGI application behind the middleware."""
 
@@ -107,7 +140,7 @@ class ComputeAPI:
         self.max_body = conf.api.max_request_body_size
         self.strategy = strategy
         self.extensions = list(extensions)
-        self.contracts = [
+        self.contracts = tuple(
             (
                 ext.contract_name,
                 Version.parse(ext.contract_min_version or "1.0"),
@@ -115,7 +148,7 @@ class ComputeAPI:
             )
             for ext in self.extensions
             if ext.contract_name
-        ]
+        )
         self.router = Router()
         # Routes of an extension contract, consulted only for requests that
         # opted in to it, so that everyone else sees the compatible API.
@@ -179,10 +212,12 @@ class ComputeAPI:
         # The legacy endpoints speak 2.0 only: no extension contracts there.
         contract_versions: dict[str, Version] = {}
         if not legacy:
-            requested = microversion.version_headers(request.headers)
-            version = microversion.negotiate(requested, self.max_version)
+            standard = request.environ.get(microversion.STANDARD_ENVIRON)
+            version = microversion.negotiate_values(
+                standard, request.environ.get(microversion.LEGACY_ENVIRON), self.max_version
+            )
             version_headers.update(microversion.response_headers(version))
-            contract_versions = self._contract_versions(requested)
+            contract_versions = self._contract_versions(standard)
         if contract_versions:
             version_headers[microversion.STANDARD_HEADER] += "".join(
                 f", {name} {v}" for name, v in contract_versions.items()
@@ -200,15 +235,16 @@ class ComputeAPI:
                 f"Malformed request URL: URL's project_id '{project_id}' doesn't "
                 f"match Context's project_id '{context.project_id}'",
             )
+        query_string = request.environ.get("QUERY_STRING", "")
         api_request = ApiRequest(
             context=context,
             version=version,
             legacy=legacy,
             path_params=params,
-            query=parse_qsl(request.query_string, keep_blank_values=True),
+            query=parse_qsl(query_string, keep_blank_values=True) if query_string else [],
             body=self._body(request, legacy),
-            url=request.path_url,
-            query_string=request.query_string,
+            url=_path_url(request.environ),
+            query_string=query_string,
             extension_versions=contract_versions,
         )
         try:
@@ -231,20 +267,20 @@ class ComputeAPI:
                     return match
         return self.router.match(method, path)
 
-    def _contract_versions(self, headers: dict[str, str]) -> dict[str, Version]:
-        found = {}
-        for name, low, high in self.contracts:
-            version = microversion.negotiate_contract(headers, name, low, high)
-            if version is not None:
-                found[name] = version
-        return found
+    def _contract_versions(self, standard: str | None) -> dict[str, Version]:
+        if not self.contracts:
+            return {}
+        return dict(microversion.negotiate_contracts(standard, self.contracts))
 
     def _body(self, request: webob.Request, legacy: bool) -> Any:
-        if request.content_length is not None and request.content_length > self.max_body:
+        length = request.content_length
+        if length is not None and length > self.max_body:
             raise faults.HTTPFault(413, "Request is too large.")
+        if not (length or request.is_body_readable):
+            return None  # no body (as an empty one decodes)
         reader = sizelimit.LimitingReader(request.body_file_raw, self.max_body)
         try:
-            raw = reader.read() if request.content_length or request.is_body_readable else b""
+            raw = reader.read()
         except webob.exc.HTTPRequestEntityTooLarge as exc:
             raise faults.HTTPFault(413, "Request is too large.") from exc
         return serialize.decode_body(raw, request.content_type, legacy)
