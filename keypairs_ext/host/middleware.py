@@ -9,6 +9,18 @@ from oslo_config import cfg
 from oslo_context import context as oslo_context
 from oslo_middleware import http_proxy_to_wsgi, request_id
 
+# The environ keys of the request headers HTTPProxyToWSGI reads: without any
+# of them it has nothing to do.
+_PROXY_HEADERS = (
+    "HTTP_FORWARDED",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PREFIX",
+)
+# The environ key of the global request id header RequestId reads.
+_INBOUND_REQUEST_ID = "HTTP_" + request_id.INBOUND_HEADER.upper().replace("-", "_")
+
 
 class RequestEdge:
     """oslo.middleware's HTTPProxyToWSGI then RequestId, as one plain WSGI layer.
@@ -17,8 +29,9 @@ class RequestEdge:
     the response in a webob Response and inspects its own signature on every
     request; stacked, that cost more than the rest of a keypair show.  This
     layer runs their own request-side code on the environ (proxy headers,
-    then the global and the new request id) and adds the
-    ``x-openstack-request-id`` response header unless the app set one.
+    then the global and the new request id) when the request has the
+    headers it reads, and adds the ``x-openstack-request-id`` response
+    header unless the app set one.
     """
 
     def __init__(self, app: Any, conf: cfg.ConfigOpts) -> None:
@@ -27,15 +40,19 @@ class RequestEdge:
         self._request_id = request_id.RequestId(None)
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
-        request = webob.Request(environ)
-        self._proxy.process_request(request)
-        self._request_id.set_global_req_id(request)
+        if any(key in environ for key in _PROXY_HEADERS):
+            self._proxy.process_request(webob.Request(environ))
+        if _INBOUND_REQUEST_ID in environ:
+            self._request_id.set_global_req_id(webob.Request(environ))
         req_id = oslo_context.generate_request_id()
         environ[request_id.ENV_REQUEST_ID] = req_id
         header = request_id.HTTP_RESP_HEADER_REQUEST_ID
 
         def start(status: str, headers: list, exc_info: Any = None) -> Any:
-            if not any(name.lower() == header for name, _ in headers):
+            for name, _ in headers:
+                if name.lower() == header:
+                    break
+            else:
                 headers = [*headers, (header, req_id)]
             return start_response(status, headers, exc_info)
 
