@@ -362,11 +362,13 @@ class KeypairController:
         args["key_type"] = key_type
         private_key = None
         with self._events.operation(context, f"{action}_key_pair", args) as call:
-            if self._events.on:
+            # Events off (the default): no payloads to build.
+            events_on = self._events.on
+            if events_on:
                 self._refuse_over_quota(context, user_id)
-            call.start(
-                action, notifications.keypair_fields(user_id, name, None, public_key, key_type)
-            )
+                call.start(
+                    action, notifications.keypair_fields(user_id, name, None, public_key, key_type)
+                )
             if importing:
                 if is_extended:
                     parsed, public_text = self._parse_extended(public_key, key_type)
@@ -399,12 +401,13 @@ class KeypairController:
                 self._quota.key_pairs,
                 self._quota.shared_key_pairs,
             )
-            call.end(
-                action,
-                notifications.keypair_fields(
-                    user_id, name, keypair.fingerprint, keypair.public_key, key_type
-                ),
-            )
+            if events_on:
+                call.end(
+                    action,
+                    notifications.keypair_fields(
+                        user_id, name, keypair.fingerprint, keypair.public_key, key_type
+                    ),
+                )
         LOG.info(
             "Created keypair %s (%s %s) for user %s",
             name,

@@ -86,6 +86,8 @@ STRICT_QUERY_FROM = "2.75"
 
 def check_query(query: list[tuple[str, str]], version: Version, index: bool) -> dict[str, str]:
     """The recognised query parameters (last value wins)."""
+    if not query:  # most member calls
+        return {}
     known = {
         name
         for name, since in (_INDEX_PARAMS if index else _MEMBER_PARAMS)

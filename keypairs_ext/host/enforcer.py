@@ -86,9 +86,13 @@ _STOCK_POLICY_VALUES = oslo_context.RequestContext.to_policy_values
 def _frozen(mapping: Mapping[str, Any]) -> Hashable:
     """A hashable image of a flat mapping (lists become tuples); TypeError if not flat."""
     # Building the frozenset hashes every value: a nested dict raises there.
-    return frozenset(
-        (key, tuple(value) if value.__class__ is list else value) for key, value in mapping.items()
-    )
+    try:
+        return frozenset(mapping.items())
+    except TypeError:  # a list among the values, or a nested mapping
+        return frozenset(
+            (key, tuple(value) if value.__class__ is list else value)
+            for key, value in mapping.items()
+        )
 
 
 class CachingEnforcer(policy.Enforcer):
