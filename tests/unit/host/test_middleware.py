@@ -1,5 +1,6 @@
 import inspect
 import re
+import uuid
 
 import pytest
 import webob
@@ -81,3 +82,13 @@ def test_every_header_the_proxy_middleware_reads_is_looked_for():
     source = inspect.getsource(http_proxy_to_wsgi.HTTPProxyToWSGI.process_request)
     read = set(re.findall(r"environ\.get\(\s*[\"'](HTTP_\w+)[\"']", source))
     assert read and read <= set(middleware._PROXY_HEADERS)
+
+
+def test_request_ids_are_random_version_4_uuids():
+    ids = {middleware.generate_request_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for value in ids:
+        assert re.fullmatch(request_id.ID_FORMAT, value)
+        parsed = uuid.UUID(value.removeprefix("req-"))
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == value.removeprefix("req-")
