@@ -78,7 +78,7 @@ def _routing_path(request: webob.Request) -> str:
     """
     path = request.path_info
     raw = request.environ.get("REQUEST_URI") or request.environ.get("RAW_URI")
-    if not raw or not _ENCODED_SLASH.search(raw):
+    if not raw or "%" not in raw or not _ENCODED_SLASH.search(raw):
         return path
     raw_path = raw.partition("?")[0]
     try:

@@ -17,6 +17,7 @@ from webob.util import status_reasons
 # The statuses that carry a Content-Type even when they carry no body,
 # as webob.Response gave them.
 _EMPTY_WITH_TYPE = (200, 201, 202)
+_STATUS_LINES = {status: f"{status} {reason}" for status, reason in status_reasons.items()}
 
 
 @dataclasses.dataclass
@@ -26,7 +27,7 @@ class Reply:
     body: bytes = b""
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
-        start_response(f"{self.status} {status_reasons[self.status]}", self.headers)
+        start_response(_STATUS_LINES[self.status], self.headers)
         # A HEAD answer has the GET answer's headers and no body.
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [self.body]
 
