@@ -216,7 +216,7 @@ class ComputeAPI:
             version = microversion.negotiate_values(
                 standard, request.environ.get(microversion.LEGACY_ENVIRON), self.max_version
             )
-            version_headers.update(microversion.response_headers(version))
+            version_headers.update(microversion.response_header_items(version))
             contract_versions = self._contract_versions(standard)
         if contract_versions:
             version_headers[microversion.STANDARD_HEADER] += "".join(

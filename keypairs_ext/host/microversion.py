@@ -131,11 +131,12 @@ def negotiate_contract(
 
 
 def response_headers(version: Version) -> dict[str, str]:
-    return dict(_response_headers(version))
+    return dict(response_header_items(version))
 
 
 @functools.lru_cache(maxsize=_CACHED)
-def _response_headers(version: Version) -> tuple[tuple[str, str], ...]:
+def response_header_items(version: Version) -> tuple[tuple[str, str], ...]:
+    """:func:`response_headers` as (name, value) pairs, made once per version."""
     return (
         (STANDARD_HEADER, f"compute {version}"),
         (LEGACY_HEADER, str(version)),

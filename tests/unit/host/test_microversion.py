@@ -100,3 +100,10 @@ def test_negotiating_every_contract_from_the_standard_header():
     assert microversion.negotiate_contracts(None, contracts) == ()
     with pytest.raises(NotAcceptable, match="Version keypairs 1.3 is not supported"):
         microversion.negotiate_contracts("keypairs 1.3", contracts)
+
+
+def test_response_header_items_are_the_response_headers():
+    for version in (Version(2, 1), MAX):
+        assert dict(microversion.response_header_items(version)) == (
+            microversion.response_headers(version)
+        )
