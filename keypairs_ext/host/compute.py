@@ -149,6 +149,11 @@ class ComputeAPI:
             for ext in self.extensions
             if ext.contract_name
         )
+        # Clients send the same few version headers on every request: each
+        # distinct value is negotiated once (bounded, since clients choose
+        # them); an error is raised again each time.
+        self._compute_version = functools.lru_cache(maxsize=256)(self._negotiate_compute)
+        self._contract_items = functools.lru_cache(maxsize=256)(self._negotiate_contracts)
         self.router = Router()
         # Routes of an extension contract, consulted only for requests that
         # opted in to it, so that everyone else sees the compatible API.
@@ -213,10 +218,10 @@ class ComputeAPI:
         contract_versions: dict[str, Version] = {}
         if not legacy:
             standard = request.environ.get(microversion.STANDARD_ENVIRON)
-            version = microversion.negotiate_values(
-                standard, request.environ.get(microversion.LEGACY_ENVIRON), self.max_version
+            version, headers = self._compute_version(
+                standard, request.environ.get(microversion.LEGACY_ENVIRON)
             )
-            version_headers.update(microversion.response_header_items(version))
+            version_headers.update(headers)
             contract_versions = self._contract_versions(standard)
         if contract_versions:
             version_headers[microversion.STANDARD_HEADER] += "".join(
@@ -267,10 +272,19 @@ class ComputeAPI:
                     return match
         return self.router.match(method, path)
 
+    def _negotiate_compute(
+        self, standard: str | None, legacy: str | None
+    ) -> tuple[Version, tuple[tuple[str, str], ...]]:
+        version = microversion.negotiate_values(standard, legacy, self.max_version)
+        return version, tuple(microversion.response_headers(version).items())
+
+    def _negotiate_contracts(self, standard: str | None) -> tuple[tuple[str, Version], ...]:
+        return microversion.negotiate_contracts(standard, self.contracts)
+
     def _contract_versions(self, standard: str | None) -> dict[str, Version]:
         if not self.contracts:
             return {}
-        return dict(microversion.negotiate_contracts(standard, self.contracts))
+        return dict(self._contract_items(standard))
 
     def _body(self, request: webob.Request, legacy: bool) -> Any:
         length = request.content_length

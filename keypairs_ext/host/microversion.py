@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -19,8 +18,6 @@ VARY = f"{STANDARD_HEADER}, {LEGACY_HEADER}"
 # The two headers' keys in a WSGI environ.
 STANDARD_ENVIRON = "HTTP_OPENSTACK_API_VERSION"
 LEGACY_ENVIRON = "HTTP_X_OPENSTACK_NOVA_API_VERSION"
-# Distinct header values remembered (they come from clients: bounded).
-_CACHED = 256
 
 _VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 # No version has more digits; and int() refuses a string of more than 4300.
@@ -73,15 +70,11 @@ def _present(standard: str | None, legacy: str | None) -> dict[str, str]:
     return headers
 
 
-# Clients send the same few version headers on every request: each distinct
-# value is negotiated once.  An error is not cached and is raised each time.
-@functools.lru_cache(maxsize=_CACHED)
 def negotiate_values(standard: str | None, legacy: str | None, max_version: Version) -> Version:
     """:func:`negotiate` for the values of the two version headers (None: absent)."""
     return negotiate(_present(standard, legacy), max_version)
 
 
-@functools.lru_cache(maxsize=_CACHED)
 def negotiate_contracts(
     standard: str | None, contracts: Sequence[tuple[str, Version, Version]]
 ) -> tuple[tuple[str, Version], ...]:
@@ -131,14 +124,8 @@ def negotiate_contract(
 
 
 def response_headers(version: Version) -> dict[str, str]:
-    return dict(response_header_items(version))
-
-
-@functools.lru_cache(maxsize=_CACHED)
-def response_header_items(version: Version) -> tuple[tuple[str, str], ...]:
-    """:func:`response_headers` as (name, value) pairs, made once per version."""
-    return (
-        (STANDARD_HEADER, f"compute {version}"),
-        (LEGACY_HEADER, str(version)),
-        ("Vary", VARY),
-    )
+    return {
+        STANDARD_HEADER: f"compute {version}",
+        LEGACY_HEADER: str(version),
+        "Vary": VARY,
+    }

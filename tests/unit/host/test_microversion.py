@@ -77,7 +77,6 @@ def test_negotiating_header_values_is_negotiating_those_headers():
     assert microversion.negotiate_values(None, None, MAX) == Version(2, 1)
     assert microversion.negotiate_values("keypairs 1.0, compute 2.75", "2.3", MAX) == Version(2, 75)
     assert microversion.negotiate_values(None, "latest", MAX) == MAX
-    # An error is raised again for the same values, not remembered as a version.
     for _ in range(2):
         with pytest.raises(NotAcceptable, match="maximum is 2.92"):
             microversion.negotiate_values("compute 2.93", None, MAX)
@@ -100,10 +99,3 @@ def test_negotiating_every_contract_from_the_standard_header():
     assert microversion.negotiate_contracts(None, contracts) == ()
     with pytest.raises(NotAcceptable, match="Version keypairs 1.3 is not supported"):
         microversion.negotiate_contracts("keypairs 1.3", contracts)
-
-
-def test_response_header_items_are_the_response_headers():
-    for version in (Version(2, 1), MAX):
-        assert dict(microversion.response_header_items(version)) == (
-            microversion.response_headers(version)
-        )
