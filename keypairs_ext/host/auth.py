@@ -12,6 +12,7 @@ refusal is a compute fault) and reads the identity headers it sets.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import logging
@@ -58,24 +59,37 @@ class NoAuth2:
                     "X-Server-Management-Url": request.path_url,
                 }
             )
-        user_id, _, rest = token.partition(":")
-        project_id, _, role_list = rest.partition(":")
-        project_id = project_id or user_id
-        if not (_plausible_id(user_id) and _plausible_id(project_id)):
+        identity = _noauth2_identity(token)
+        if identity is None:
             raise Unauthorized()
-        if role_list:
-            roles = [role for role in role_list.split(",") if role]
-            is_admin = "admin" in roles
-        else:
-            is_admin = user_id == "admin"
-            roles = ["admin", "member", "reader"] if is_admin else ["member", "reader"]
+        user_id, project_id, is_admin, roles = identity
         return RequestContext(
             user_id=user_id,
             project_id=project_id,
             is_admin=is_admin,
-            roles=roles,
+            roles=list(roles),
             request_id=request.environ.get("openstack.request_id"),
         )
+
+
+# A client sends the same token on every request: each is read once
+# (bounded, since clients choose them).
+@functools.lru_cache(maxsize=256)
+def _noauth2_identity(token: str) -> tuple[str, str, bool, tuple[str, ...]] | None:
+    """(user, project, is_admin, roles) of a noauth2 token; None when no
+    identity service could have issued those ids."""
+    user_id, _, rest = token.partition(":")
+    project_id, _, role_list = rest.partition(":")
+    project_id = project_id or user_id
+    if not (_plausible_id(user_id) and _plausible_id(project_id)):
+        return None
+    if role_list:
+        roles = tuple(role for role in role_list.split(",") if role)
+        is_admin = "admin" in roles
+    else:
+        is_admin = user_id == "admin"
+        roles = ("admin", "member", "reader") if is_admin else ("member", "reader")
+    return user_id, project_id, is_admin, roles
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -111,3 +111,10 @@ def test_noauth2_refuses_ids_no_identity_service_issues(token):
 def test_noauth2_ids_may_hold_any_printable_character():
     context = auth.NoAuth2().context(_request({"X-Auth-Token": "a b~é\x80:" + "p" * 255}))
     assert (context.user_id, context.project_id) == ("a b~é\x80", "p" * 255)
+
+
+def test_noauth2_contexts_of_one_token_do_not_share_their_roles():
+    first = auth.NoAuth2().context(_request({"X-Auth-Token": "alice:proj:reader"}))
+    first.roles.append("admin")
+    second = auth.NoAuth2().context(_request({"X-Auth-Token": "alice:proj:reader"}))
+    assert second.roles == ["reader"] and not second.is_admin
