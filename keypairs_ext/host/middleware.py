@@ -11,12 +11,14 @@ from oslo_middleware import http_proxy_to_wsgi, request_id
 
 # The environ keys of the request headers HTTPProxyToWSGI reads: without any
 # of them it has nothing to do.
-_PROXY_HEADERS = (
-    "HTTP_FORWARDED",
-    "HTTP_X_FORWARDED_PROTO",
-    "HTTP_X_FORWARDED_HOST",
-    "HTTP_X_FORWARDED_FOR",
-    "HTTP_X_FORWARDED_PREFIX",
+_PROXY_HEADERS = frozenset(
+    (
+        "HTTP_FORWARDED",
+        "HTTP_X_FORWARDED_PROTO",
+        "HTTP_X_FORWARDED_HOST",
+        "HTTP_X_FORWARDED_FOR",
+        "HTTP_X_FORWARDED_PREFIX",
+    )
 )
 # The environ key of the global request id header RequestId reads.
 _INBOUND_REQUEST_ID = "HTTP_" + request_id.INBOUND_HEADER.upper().replace("-", "_")
@@ -55,7 +57,7 @@ class RequestEdge:
         self._request_id = request_id.RequestId(None)
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
-        if any(key in environ for key in _PROXY_HEADERS):
+        if not environ.keys().isdisjoint(_PROXY_HEADERS):
             self._proxy.process_request(webob.Request(environ))
         if _INBOUND_REQUEST_ID in environ:
             self._request_id.set_global_req_id(webob.Request(environ))
