@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import webob
 from oslo_config import cfg
+from oslo_context import context as oslo_context
 from oslo_middleware import http_proxy_to_wsgi, request_id
 
 # The environ keys of the request headers HTTPProxyToWSGI reads: without any
@@ -22,22 +22,6 @@ _PROXY_HEADERS = frozenset(
 )
 # The environ key of the global request id header RequestId reads.
 _INBOUND_REQUEST_ID = "HTTP_" + request_id.INBOUND_HEADER.upper().replace("-", "_")
-
-# A random UUID's version (4) and variant (RFC 4122) bits, as uuid.uuid4 sets them.
-_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
-_UUID4_SET = (0x8000 << 48) | (4 << 76)
-
-
-def generate_request_id() -> str:
-    """``req-<uuid4>``, as oslo.context's generate_request_id.
-
-    The same 16 random bytes and bits as ``uuid.uuid4()``, formatted without
-    building a UUID object (a third of the cost).
-    """
-    value = int.from_bytes(os.urandom(16), "big") & _UUID4_CLEAR | _UUID4_SET
-    text = f"{value:032x}"
-    return f"req-{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
 
 class RequestEdge:
     """oslo.middleware's HTTPProxyToWSGI then RequestId, as one plain WSGI layer.
@@ -61,7 +45,7 @@ class RequestEdge:
             self._proxy.process_request(webob.Request(environ))
         if _INBOUND_REQUEST_ID in environ:
             self._request_id.set_global_req_id(webob.Request(environ))
-        req_id = generate_request_id()
+        req_id = oslo_context.generate_request_id()
         environ[request_id.ENV_REQUEST_ID] = req_id
         header = request_id.HTTP_RESP_HEADER_REQUEST_ID
 

@@ -85,8 +85,9 @@ def test_every_header_the_proxy_middleware_reads_is_looked_for():
 
 
 def test_request_ids_are_random_version_4_uuids():
-    ids = {middleware.generate_request_id() for _ in range(1000)}
-    assert len(ids) == 1000
+    edge, _ = _edge()
+    ids = {_call(edge)[1].headers["x-openstack-request-id"] for _ in range(200)}
+    assert len(ids) == 200
     for value in ids:
         assert re.fullmatch(request_id.ID_FORMAT, value)
         parsed = uuid.UUID(value.removeprefix("req-"))
