@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import traceback
+import weakref
 from typing import Any
 
 import oslo_db
@@ -258,17 +259,20 @@ def create_autocommit_engine(conf: cfg.ConfigOpts) -> sa.engine.Engine | None:
 
 
 def _guard_fork(engine: sa.engine.Engine) -> None:
-    """A forked worker opens its own connections, never its parent's."""
+    """A forked worker opens its own connections, never its parent's.
 
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(_dbapi_connection: Any, record: Any) -> None:
-        record.info["pid"] = os.getpid()
+    The child starts with an empty pool and leaves the parent's connections
+    alone (SQLAlchemy's recipe for ``os.fork``): checked at the fork, not at
+    every checkout.
+    """
+    engine_ref = weakref.ref(engine)
 
-    @sa.event.listens_for(engine, "checkout")
-    def _on_checkout(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        if record.info.get("pid") != os.getpid():
-            record.dbapi_connection = proxy.dbapi_connection = None
-            raise sa.exc.DisconnectionError("connection made in another process")
+    def _in_child() -> None:
+        forked = engine_ref()
+        if forked is not None:
+            forked.dispose(close=False)
+
+    os.register_at_fork(after_in_child=_in_child)
 
 
 def _set_mysql_session(
