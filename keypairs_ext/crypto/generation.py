@@ -70,7 +70,10 @@ def _check_generation_options(
         )
     if passphrase is not None and not passphrase:
         raise InvalidKeypair("passphrase must not be empty")
-    if any(unicodedata.category(c) in FORBIDDEN_CATEGORIES for c in comment):
+    # Printable ASCII (the usual comment) holds none of the forbidden classes.
+    if not (comment.isascii() and comment.isprintable()) and any(
+        unicodedata.category(c) in FORBIDDEN_CATEGORIES for c in comment
+    ):
         raise InvalidKeypair("the comment must be one line without control characters")
 
 
