@@ -16,7 +16,9 @@ connection), under the store's one retry policy
 by dialect: on PostgreSQL the quota and the row are one statement.
 
 Reads go through the autocommit engine too (no ``BEGIN``/``ROLLBACK`` or
-ping around a single ``SELECT``), else through the enginefacade reader.
+ping around a single ``SELECT``), else through the enginefacade reader, and
+run on the driver's cursor of that connection
+(:class:`keypairs_ext.db.connections.DriverReads`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from oslo_db import exception as db_exc
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from keypairs_ext import exception
-from keypairs_ext.db.connections import retried, transaction
+from keypairs_ext.db.connections import DriverReads, retried, transaction
 from keypairs_ext.db.lifecycle import LifecycleQueries, lifecycle_conditions
 from keypairs_ext.db.models import KeyPair, KeyPairProjectUsage, KeyPairUsage
 from keypairs_ext.host.contract import storable
@@ -272,6 +274,7 @@ class KeypairStore(LifecycleQueries):
         # PostgreSQL's create is one statement: its own transaction.
         dialect = autocommit.dialect.name if autocommit is not None else None
         self._create_is_one_statement = dialect == "postgresql"
+        self._driver_reads = DriverReads()
 
     def _reading(self, context: Any) -> Any:
         """A connection for reads."""
@@ -298,7 +301,7 @@ class KeypairStore(LifecycleQueries):
 
     def _rows(self, context: Any, statement: Any, params: dict[str, Any]) -> builtins.list[Any]:
         with self._reading(context) as connection:
-            return builtins.list(connection.execute(statement, params).all())
+            return self._driver_reads.rows(connection, statement, params)
 
     def create(
         self, context: Any, values: dict[str, Any], limit: int, shared_limit: int = UNLIMITED
@@ -418,8 +421,8 @@ class KeypairStore(LifecycleQueries):
         """The user's keypairs as the quota counts them."""
         if not storable(user_id):
             return 0
-        with self._reading(context) as connection:
-            return connection.execute(_IN_USE, {"user_id": user_id}).scalar() or 0
+        found = self._rows(context, _IN_USE, {"user_id": user_id})
+        return (found[0][0] if found else None) or 0
 
     def delete(self, context: Any, user_id: str, name: str) -> None:
         if not (storable(user_id) and storable(name)):

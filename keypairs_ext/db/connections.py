@@ -4,6 +4,8 @@ The store writes on :attr:`HostServices.autocommit` when the host offers
 it: an engine whose connections commit each statement, are not pinged
 before use and carry oslo.db's error translation (the contract's promise).
 A transaction there is ``BEGIN`` and ``COMMIT`` sent as statements.
+:class:`DriverReads` runs the store's SELECTs on the driver's cursor of
+such a connection.
 
 :func:`retried` is the store's one retry policy: a dropped connection is
 retried once at once, and a deadlock (MySQL's error 1213, which is also how
@@ -17,8 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from oslo_db import api as oslo_db_api
@@ -60,6 +63,86 @@ def transaction(engine: sa.engine.Engine) -> Iterator[sa.engine.Connection]:
             except Exception:
                 connection.invalidate()
             raise
+
+
+class _DriverStatement(NamedTuple):
+    sql: str
+    positional: tuple[str, ...] | None  # bind names in order, for a positional paramstyle
+    compiled: Any
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, result processor)
+
+
+class DriverReads:
+    """SELECTs run on the driver's cursor of a SQLAlchemy connection.
+
+    On the store's hot reads SQLAlchemy's execute (parameters, events,
+    result metadata, a Row per row; on psycopg also a ``Column`` per column
+    of ``cursor.description``) cost more than the query itself.  Here each
+    statement is compiled once per dialect, and its rows converted by the
+    columns' own result processors, as SQLAlchemy converts them.  The
+    connection is still SQLAlchemy's (checked out with its pool events and
+    oslo.db's naming of a failed connect), and a driver error is left to
+    SQLAlchemy: the SELECT runs again through ``connection.execute``, which
+    names the error (oslo.db's filters) and invalidates a lost connection.
+    While SQLAlchemy logs statements (``[database] connection_debug``),
+    reads take its path, to be logged.
+    """
+
+    def __init__(self) -> None:
+        self._statements: dict[tuple[Any, Any], _DriverStatement | None] = {}
+
+    def _compiled(self, statement: Any, dialect: Any) -> _DriverStatement | None:
+        """``statement`` rendered for ``dialect``; None if only SQLAlchemy can run it."""
+        key = (statement, dialect)
+        if key not in self._statements:
+            compiled = statement.compile(dialect=dialect)
+            # Parameters rendered at execution time need SQLAlchemy.
+            direct = not (compiled.post_compile_params or compiled.literal_execute_params)
+            processors = (
+                (index, column.type.dialect_impl(dialect).result_processor(dialect, None))
+                for index, column in enumerate(statement.selected_columns)
+            )
+            self._statements[key] = (
+                _DriverStatement(
+                    sql=compiled.string,
+                    positional=tuple(compiled.positiontup) if compiled.positional else None,
+                    compiled=compiled,
+                    processors=tuple((i, p) for i, p in processors if p is not None),
+                )
+                if direct
+                else None
+            )
+        return self._statements[key]
+
+    def rows(
+        self, connection: sa.engine.Connection, statement: Any, params: dict[str, Any]
+    ) -> list[Any]:
+        """The rows of ``statement`` (a SELECT) with ``params``, as tuples."""
+        driver = self._compiled(statement, connection.dialect)
+        if driver is None or connection.engine.logger.isEnabledFor(logging.INFO):
+            return list(connection.execute(statement, params).all())
+        values = driver.compiled.construct_params(params)
+        parameters: Any = (
+            values if driver.positional is None else tuple(values[n] for n in driver.positional)
+        )
+        try:
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute(driver.sql, parameters)
+                rows = list(cursor.fetchall())
+            finally:
+                cursor.close()
+        except connection.dialect.loaded_dbapi.Error:
+            return list(connection.execute(statement, params).all())
+        if not driver.processors:
+            return rows
+        converted = []
+        for row in rows:
+            values_of_row = list(row)
+            for index, processor in driver.processors:
+                values_of_row[index] = processor(values_of_row[index])
+            converted.append(tuple(values_of_row))
+        return converted
 
 
 def _once_more_on_disconnect(function: Callable[..., T]) -> Callable[..., T]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import socket
@@ -115,6 +116,83 @@ def test_a_forked_process_opens_its_own_connections(tmp_path: Any) -> None:
     with engine.connect() as connection:  # the parent's connection still works
         assert connection.connection.dbapi_connection is parents
         assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+    engine.dispose()
+
+
+_PROBE = sa.Table(
+    "driver_probe",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(20)),
+    sa.Column("at", sa.DateTime, nullable=True),
+)
+
+
+@pytest.mark.parametrize("url_kind", ["sqlite", "postgresql"])
+def test_driver_reads_give_the_rows_sqlalchemy_gives(
+    url_kind: str, tmp_path: Any, request: pytest.FixtureRequest
+) -> None:
+    if url_kind == "sqlite":
+        url = f"sqlite:///{tmp_path}/driver.sqlite"
+    else:
+        url = request.getfixturevalue("postgresql_url")
+    engine = one_connection_engine(url)
+    _PROBE.drop(engine, checkfirst=True)
+    _PROBE.create(engine)
+    at = datetime.datetime(2026, 1, 2, 3, 4, 5, 678901)
+    with engine.connect() as connection:
+        connection.execute(
+            _PROBE.insert(),
+            [{"name": "a", "at": at}, {"name": "b", "at": None}, {"name": "c", "at": at}],
+        )
+        select = (
+            sa.select(_PROBE)
+            .where(_PROBE.c.name < sa.bindparam("below"))
+            .order_by(_PROBE.c.id)
+            .limit(sa.bindparam("limit"))
+        )
+        params = {"below": "c", "limit": 5}
+        rows = connections.DriverReads().rows(connection, select, params)
+        assert [tuple(row) for row in rows] == [(1, "a", at), (2, "b", None)]
+        assert rows == [tuple(row) for row in connection.execute(select, params).all()]
+    _PROBE.drop(engine)
+    engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_a_driver_read_on_a_dropped_connection_fails_as_sqlalchemy_names_it(
+    private_postgresql: app.Host,
+) -> None:
+    from oslo_db import exception as db_exc
+
+    engine = one_connection_engine(private_postgresql.autocommit.url)
+    reads = connections.DriverReads()
+    one = sa.select(sa.literal_column("1"))
+    with engine.connect() as connection:
+        assert reads.rows(connection, one, {}) == [(1,)]
+    killer = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+    with killer.connect() as connection:
+        assert connection.exec_driver_sql(TERMINATE_OTHERS).scalar() >= 1
+    killer.dispose()
+    with engine.connect() as connection:
+        with pytest.raises(db_exc.DBConnectionError):
+            reads.rows(connection, one, {})
+    with engine.connect() as connection:  # the lost connection was replaced
+        assert reads.rows(connection, one, {}) == [(1,)]
+    engine.dispose()
+
+
+def test_driver_reads_take_sqlalchemys_path_while_it_logs_statements(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = one_connection_engine(f"sqlite:///{tmp_path}/logged.sqlite")
+    with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"):
+        with engine.connect() as connection:
+            rows = connections.DriverReads().rows(
+                connection, sa.select(sa.literal_column("42")), {}
+            )
+    assert rows == [(42,)]
+    assert any(record.getMessage().startswith("SELECT 42") for record in caplog.records)
     engine.dispose()
 
 
