@@ -85,7 +85,8 @@ class DriverReads:
     SQLAlchemy: the SELECT runs again through ``connection.execute``, which
     names the error (oslo.db's filters) and invalidates a lost connection.
     While SQLAlchemy logs statements (``[database] connection_debug``),
-    reads take its path, to be logged.
+    reads take its path, to be logged.  Statements are kept compiled by
+    identity: pass statements built once, not one per call.
     """
 
     def __init__(self) -> None:
