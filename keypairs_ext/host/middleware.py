@@ -23,6 +23,7 @@ _PROXY_HEADERS = frozenset(
 # The environ key of the global request id header RequestId reads.
 _INBOUND_REQUEST_ID = "HTTP_" + request_id.INBOUND_HEADER.upper().replace("-", "_")
 
+
 class RequestEdge:
     """oslo.middleware's HTTPProxyToWSGI then RequestId, as one plain WSGI layer.
 
