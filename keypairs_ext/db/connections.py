@@ -27,6 +27,8 @@ import sqlalchemy as sa
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 
+from keypairs_ext.host.contract import STATEMENT_HOOKS
+
 T = TypeVar("T")
 
 #: the most times one request's work is run again after a deadlock
@@ -84,8 +86,9 @@ class DriverReads:
     oslo.db's naming of a failed connect), and a driver error is left to
     SQLAlchemy: the SELECT runs again through ``connection.execute``, which
     names the error (oslo.db's filters) and invalidates a lost connection.
-    While SQLAlchemy logs statements (``[database] connection_debug``),
-    reads take its path, to be logged.  Statements are kept compiled by
+    While SQLAlchemy logs statements (``[database] connection_debug``) or
+    the host hooks them (:data:`~keypairs_ext.host.contract.STATEMENT_HOOKS`,
+    ``[database] connection_trace``), reads take its path.  Statements are kept compiled by
     identity: pass statements built once, not one per call.
     """
 
@@ -120,7 +123,11 @@ class DriverReads:
     ) -> list[Any]:
         """The rows of ``statement`` (a SELECT) with ``params``, as tuples."""
         driver = self._compiled(statement, connection.dialect)
-        if driver is None or connection.engine.logger.isEnabledFor(logging.INFO):
+        if (
+            driver is None
+            or connection.engine.logger.isEnabledFor(logging.INFO)
+            or connection.get_execution_options().get(STATEMENT_HOOKS)
+        ):
             return list(connection.execute(statement, params).all())
         values = driver.compiled.construct_params(params)
         parameters: Any = (

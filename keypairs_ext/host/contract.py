@@ -311,6 +311,11 @@ class Command:
 # --- What the host offers -----------------------------------------------------
 
 
+#: the execution option of an engine whose statements the host rewrites or
+#: observes, e.g. with a trace comment (see :attr:`HostServices.autocommit`)
+STATEMENT_HOOKS = "keypairs_statement_hooks"
+
+
 @dataclasses.dataclass
 class HostServices:
     """Handed to an extension's constructor."""
@@ -344,8 +349,12 @@ class HostServices:
     #: a new connection; its errors are translated by oslo.db's exception
     #: filters, as ``database``'s are; and each connection gets every
     #: ``[database]`` session setting ``database``'s connections get (SQLite
-    #: pragmas, MySQL ``sql_mode`` and ``wsrep_sync_wait``).  None where the
-    #: host offers none; use ``database`` then.
+    #: pragmas, MySQL ``sql_mode`` and ``wsrep_sync_wait``).  While the host
+    #: rewrites or observes its statements (``[database] connection_trace``),
+    #: the engine carries the execution option :data:`STATEMENT_HOOKS` set to
+    #: True: send every statement through SQLAlchemy's ``execute`` then, not
+    #: on the driver's cursor.  None where the host offers none; use
+    #: ``database`` then.
     autocommit: Any = None
     #: the message bus (:class:`Notifier`); the base class, which sends
     #: nothing, where the host has none or none is configured

@@ -15,6 +15,7 @@ from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade, exc_filters
 
 from keypairs_ext.host import conf as host_conf
+from keypairs_ext.host import contract
 
 # [database] options that the enginefacade takes as they are.
 _ENGINE_OPTIONS = (
@@ -202,6 +203,9 @@ def create_facade(conf: cfg.ConfigOpts) -> Any:
     # thread_checkin (on by default) sleeps at every pool check-in so that
     # eventlet greenthreads can run; real threads need no such yield.
     facade.configure(connection=url, sqlite_fk=True, thread_checkin=False, **options)
+    if conf.database.connection_trace:
+        # oslo.db comments these engines' statements itself; say so to the store.
+        facade.append_on_engine_create(_mark_statement_hooks)
     return facade
 
 
@@ -306,6 +310,7 @@ def _trace_comments(engine: sa.engine.Engine) -> None:
     """``[database] connection_trace``: each statement ends in a comment naming
     the three calls that led to it, as oslo.db adds on its own engines."""
     libraries = tuple(os.path.dirname(module.__file__ or "") for module in (sa, oslo_db))
+    _mark_statement_hooks(engine)
 
     @sa.event.listens_for(engine, "before_cursor_execute", retval=True)
     def _comment(
@@ -319,6 +324,11 @@ def _trace_comments(engine: sa.engine.Engine) -> None:
             )
             statement = f"{statement}  -- {trace}"
         return statement, parameters
+
+
+def _mark_statement_hooks(engine: sa.engine.Engine) -> None:
+    """Tell the extension that every statement of ``engine`` must pass its hooks."""
+    engine.update_execution_options(**{contract.STATEMENT_HOOKS: True})
 
 
 def _log_statements(connection_debug: int) -> None:

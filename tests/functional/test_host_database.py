@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from keypairs_ext.db import connections
 from keypairs_ext.host import app, database
+from keypairs_ext.host.contract import STATEMENT_HOOKS
 from tests.conftest import (
     POSTGRESQL_URL,
     Client,
@@ -358,3 +359,33 @@ def test_connection_trace_and_debug_apply_to_every_engine(tmp_path: Any) -> None
     finally:
         host.close()
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+
+
+def test_connection_trace_alone_comments_the_store_reads_too(tmp_path: Any) -> None:
+    """Reads run on the driver's cursor unless the host hooks its statements:
+    with [database] connection_trace (and no statement log) a show's SELECT
+    still carries the trace comment, and every engine says it is hooked."""
+    url = f"sqlite:///{tmp_path}/traced.sqlite"
+    build_host(url, str(tmp_path)).close()  # migrated without the comments
+    host = build_host(url, str(tmp_path), database__connection_trace=True)
+    try:
+        for name, engine in _every_engine(host).items():
+            assert engine.get_execution_options().get(STATEMENT_HOOKS) is True, name
+        selects: list[str] = []
+        sa.event.listen(
+            host.autocommit,
+            "after_cursor_execute",
+            lambda _c, _cur, statement, *_: (
+                selects.append(statement)
+                if statement.lstrip().upper().startswith("SELECT")
+                else None
+            ),
+        )
+        client = Client(host.api, token="user1:project1", version="2.92")
+        body = {"keypair": {"name": "kp", "public_key": helpers.ed25519_line()}}
+        assert client.post("/v2.1/os-keypairs", body).status_int == 201
+        selects.clear()
+        assert client.get("/v2.1/os-keypairs/kp").status_int == 200
+        assert selects and all("  -- File: " in s for s in selects), selects
+    finally:
+        host.close()
