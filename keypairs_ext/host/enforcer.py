@@ -46,6 +46,15 @@ _PURE_LEAVES = tuple(
 )
 
 
+class _Probe(oslo_context.RequestContext):
+    """A context that never becomes the thread's current one: oslo.context
+    stores a new context there when there is none yet, and log lines would
+    then name the probe's values."""
+
+    def update_store(self) -> None:
+        pass
+
+
 def _policy_value_getters() -> tuple[Callable[[Any], Any], Callable[[Any], Any]] | None:
     """Getters of the attributes ``RequestContext.to_policy_values()`` copies,
     the scalars and the lists apart; None if it is more than a copy of them.
@@ -53,8 +62,7 @@ def _policy_value_getters() -> tuple[Callable[[Any], Any], Callable[[Any], Any]]
     Reading the attributes is a fraction of building that mapping (a
     MutableMapping that warns on deprecated keys) and freezing it item by item.
     """
-    probe = oslo_context.RequestContext(
-        overwrite=False,
+    probe = _Probe(
         user_id="user_id",
         user_domain_id="user_domain_id",
         system_scope="system_scope",

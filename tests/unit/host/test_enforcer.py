@@ -149,3 +149,20 @@ def test_a_context_with_an_unhashable_policy_value_is_evaluated(tmp_path: Any) -
     odd.system_scope = {"all": True}  # type: ignore[assignment]
     assert enforcer._decision_key("own", {"user_id": "alice"}, odd) is None
     assert allowed(enforcer, odd)
+
+
+def test_loading_the_enforcer_leaves_no_current_context() -> None:
+    """Log lines name the current request context: the module's own probe of
+    oslo.context must never become it."""
+    import subprocess
+    import sys
+
+    code = (
+        "from oslo_context import context\n"
+        "import keypairs_ext.host.enforcer\n"
+        "print(context.get_current())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "None"
