@@ -134,12 +134,9 @@ class DriverReads:
             values if driver.positional is None else tuple(values[n] for n in driver.positional)
         )
         try:
-            cursor = connection.connection.cursor()
-            try:
-                cursor.execute(driver.sql, parameters)
-                rows = list(cursor.fetchall())
-            finally:
-                cursor.close()
+            cursor = _read_cursor(connection)
+            cursor.execute(driver.sql, parameters)
+            rows = list(cursor.fetchall())
         except connection.dialect.loaded_dbapi.Error:
             return list(connection.execute(statement, params).all())
         if not driver.processors:
@@ -151,6 +148,23 @@ class DriverReads:
                 values_of_row[index] = processor(values_of_row[index])
             converted.append(tuple(values_of_row))
         return converted
+
+
+def _read_cursor(connection: sa.engine.Connection) -> Any:
+    """The driver cursor kept for reads on ``connection``'s DBAPI connection.
+
+    A new psycopg cursor per read costs more than the SQLAlchemy checkout
+    (its adapters and result loaders are set up again).  The cursor lives in
+    ``connection.info``, which goes with the DBAPI connection: it is dropped
+    when the pool closes or invalidates that connection.
+    """
+    cursor = connection.info.get(_READ_CURSOR)
+    if cursor is None:
+        cursor = connection.info[_READ_CURSOR] = connection.connection.cursor()
+    return cursor
+
+
+_READ_CURSOR = "keypairs_ext.read_cursor"
 
 
 def _once_more_on_disconnect(function: Callable[..., T]) -> Callable[..., T]:
