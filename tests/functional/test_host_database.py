@@ -160,6 +160,31 @@ def test_driver_reads_give_the_rows_sqlalchemy_gives(
     engine.dispose()
 
 
+@pytest.mark.parametrize("url_kind", ["sqlite", "postgresql"])
+def test_driver_reads_keep_one_cursor_which_outlives_a_failed_read(
+    url_kind: str, tmp_path: Any, request: pytest.FixtureRequest
+) -> None:
+    from oslo_db import exception as db_exc
+
+    if url_kind == "sqlite":
+        url = f"sqlite:///{tmp_path}/cursor.sqlite"
+    else:
+        url = request.getfixturevalue("postgresql_url")
+    engine = one_connection_engine(url)
+    reads = connections.DriverReads()
+    one = sa.select(sa.literal_column("1"))
+    missing = sa.select(sa.table("no_such_table", sa.column("x")))
+    with engine.connect() as connection:
+        assert reads.rows(connection, one, {}) == [(1,)]
+        kept = dict(connection.info)
+        with pytest.raises(db_exc.DBError):
+            reads.rows(connection, missing, {})
+    with engine.connect() as connection:
+        assert reads.rows(connection, one, {}) == [(1,)]
+        assert dict(connection.info) == kept
+    engine.dispose()
+
+
 @pytest.mark.postgresql
 def test_a_driver_read_on_a_dropped_connection_fails_as_sqlalchemy_names_it(
     private_postgresql: app.Host,
