@@ -108,10 +108,6 @@ EMPTY_OR_NONE = {"type": ["object", "null"], "additionalProperties": False}
 LIST_PARAMS = ("limit", "marker", "keypair_name")
 
 
-def _stamp(value: datetime.datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
-
-
 def _instant(value: datetime.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -125,8 +121,8 @@ def authority_view(ca: CertificateAuthority, signing: bool) -> dict[str, Any]:
         "fingerprint_sha256": ca.fingerprint_sha256,
         "status": "retired" if ca.retired_at else "active",
         "signing": signing,
-        "created_at": _stamp(ca.created_at),
-        "retired_at": _stamp(ca.retired_at),
+        "created_at": views.timestamp(ca.created_at),
+        "retired_at": views.timestamp(ca.retired_at),
     }
 
 
@@ -146,9 +142,9 @@ def certificate_view(row: IssuedCertificate, ca: CertificateAuthority | None) ->
         "valid_before": _instant(row.valid_before),
         "ca_id": row.ca_id,
         "ca_fingerprint_sha256": ca.fingerprint_sha256 if ca else None,
-        "created_at": _stamp(row.created_at),
+        "created_at": views.timestamp(row.created_at),
         "revoked": row.revoked_at is not None,
-        "revoked_at": _stamp(row.revoked_at),
+        "revoked_at": views.timestamp(row.revoked_at),
     }
 
 
@@ -157,7 +153,7 @@ def revoked_key_view(row: RevokedKey) -> dict[str, Any]:
         "fingerprint_sha256": row.fingerprint_sha256,
         "public_key": row.public_key,
         "reason": row.reason,
-        "created_at": _stamp(row.created_at),
+        "created_at": views.timestamp(row.created_at),
         "created_by": row.created_by,
     }
 

@@ -74,11 +74,6 @@ class KeypairController:
         self._authorize_shared(request, action, keypair)
         return keypair
 
-    def _extended_view(self, request: ApiRequest, view: dict[str, Any], keypair: Any) -> None:
-        extended.add_facts(view, keypair)
-        if sharing.applies(request):
-            sharing.add_view(view, keypair)
-
     def _target_user(self, request: ApiRequest, requested: str | None) -> str:
         if requested and not request.legacy and request.version.matches("2.10"):
             schemas.check_user_id(requested)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from keypairs_ext import crypto
+from keypairs_ext.api import views
 from keypairs_ext.exception import Invalid
 
 CONTRACT = "keypairs"
@@ -123,7 +124,7 @@ def add_facts(view: dict[str, Any], keypair: Any) -> dict[str, Any]:
             "algorithm": keypair.algorithm,
             "bits": keypair.bits,
             "comment": keypair.comment,
-            "created_at": keypair.created_at.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+            "created_at": views.timestamp(keypair.created_at),
         }
     )
     return view

@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 from keypairs_ext.host.contract import ApiRequest, Version
 
 
-def _timestamp(value: Any) -> str | None:
+def timestamp(value: Any) -> str | None:
+    """A stored time as the API shows a record's: ``2026-12-06T08:29:00.123456``."""
     # Stored timestamps are naive UTC: isoformat writes them as
     # strftime("%Y-%m-%dT%H:%M:%S.%f") would, in a third of the time.
     return value.isoformat(timespec="microseconds") if value else None
@@ -44,8 +45,8 @@ def shown(keypair: Any, version: Version, legacy: bool) -> dict:
         {
             "user_id": keypair.user_id,
             "id": keypair.id,
-            "created_at": _timestamp(keypair.created_at),
-            "updated_at": _timestamp(keypair.updated_at),
+            "created_at": timestamp(keypair.created_at),
+            "updated_at": timestamp(keypair.updated_at),
             "deleted": False,
             "deleted_at": None,
         }

@@ -45,22 +45,6 @@ def _requested(headers: Mapping[str, str], service: str, legacy: list[str]) -> s
         return None
 
 
-def version_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """The only headers a version is read from, out of a request's headers.
-
-    microversion_parse folds *every* header of the request into a new dict
-    on each call (twice per request here: compute, then the contracts); with
-    webob's environ-backed headers that walk cost more than the negotiation.
-    ``headers.get`` is case-insensitive on webob's headers.
-    """
-    found = {}
-    for name in (STANDARD_HEADER, LEGACY_HEADER):
-        value = headers.get(name)
-        if value is not None:
-            found[name] = value
-    return found
-
-
 def _present(standard: str | None, legacy: str | None) -> dict[str, str]:
     headers = {}
     if standard is not None:

@@ -31,9 +31,6 @@ class Reply:
         # A HEAD answer has the GET answer's headers and no body.
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [self.body]
 
-    def add_header(self, name: str, value: str) -> None:
-        self.headers.append((name, value))
-
 
 def reply(
     status: int,
