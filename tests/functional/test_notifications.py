@@ -155,6 +155,17 @@ def check_error(
     assert data["traceback"].startswith("Traceback (most recent call last):\n,")
 
 
+def error_events(method: str) -> tuple[tuple, tuple]:
+    """The two error events of a failed ``method``: legacy, then versioned."""
+    return ("legacy", method, "ERROR", None), ("versioned", "compute.exception", "ERROR", None)
+
+
+def check_errors(error: Any, exception: Any, method: str, args: dict, name: str, text: str) -> None:
+    """Both error events of a failed ``method`` name the exception and its text."""
+    check_error(error, method, args, name, text, "legacy")
+    check_error(exception, method, args, name, text, "versioned")
+
+
 # --- successful calls -------------------------------------------------------------
 
 
@@ -316,8 +327,7 @@ def test_duplicate_import_and_generate(bus):
         [
             L("keypair.import.start", "dup"),
             V("keypair.import.start", keypair("user1", "dup", None, line)),
-            ("legacy", "import_key_pair", "ERROR", None),
-            ("versioned", "compute.exception", "ERROR", None),
+            *error_events("import_key_pair"),
         ],
     )
     args = {"user_id": "user1", "key_name": "dup", "public_key": line, "key_type": "ssh"}
@@ -334,13 +344,11 @@ def test_duplicate_import_and_generate(bus):
         [
             L("keypair.create.start", "dup"),
             V("keypair.create.start", keypair("user1", "dup", None, None)),
-            ("legacy", "create_key_pair", "ERROR", None),
-            ("versioned", "compute.exception", "ERROR", None),
+            *error_events("create_key_pair"),
         ],
     )
     args = {"user_id": "user1", "key_name": "dup", "key_type": "ssh"}
-    check_error(error, "create_key_pair", args, "KeyPairExists", text, "legacy")
-    check_error(exception, "create_key_pair", args, "KeyPairExists", text, "versioned")
+    check_errors(error, exception, "create_key_pair", args, "KeyPairExists", text)
     bus.consumer.nothing_more()
 
 
@@ -359,13 +367,11 @@ def test_invalid_public_key(bus):
         [
             L("keypair.import.start", "bad"),
             V("keypair.import.start", keypair("user1", "bad", None, junk)),
-            ("legacy", "import_key_pair", "ERROR", None),
-            ("versioned", "compute.exception", "ERROR", None),
+            *error_events("import_key_pair"),
         ],
     )
     args = {"user_id": "user1", "key_name": "bad", "public_key": junk, "key_type": "ssh"}
-    check_error(error, "import_key_pair", args, "InvalidKeypair", message, "legacy")
-    check_error(exception, "import_key_pair", args, "InvalidKeypair", message, "versioned")
+    check_errors(error, exception, "import_key_pair", args, "InvalidKeypair", message)
 
 
 def test_delete_of_a_missing_key(bus):
@@ -380,13 +386,11 @@ def test_delete_of_a_missing_key(bus):
         call,
         [
             L("keypair.delete.start", "nosuch"),
-            ("legacy", "delete_key_pair", "ERROR", None),
-            ("versioned", "compute.exception", "ERROR", None),
+            *error_events("delete_key_pair"),
         ],
     )
     args = {"user_id": "user1", "key_name": "nosuch"}
-    check_error(error, "delete_key_pair", args, "KeypairNotFound", text, "legacy")
-    check_error(exception, "delete_key_pair", args, "KeypairNotFound", text, "versioned")
+    check_errors(error, exception, "delete_key_pair", args, "KeypairNotFound", text)
     bus.consumer.nothing_more()
 
 
@@ -412,10 +416,7 @@ def test_over_quota_has_no_start(new_bus):
         error, exception = check(
             bus,
             call,
-            [
-                ("legacy", method, "ERROR", None),
-                ("versioned", "compute.exception", "ERROR", None),
-            ],
+            list(error_events(method)),
         )
         args = {"user_id": "user1", "key_name": "two", "key_type": "ssh"}
         if method == "import_key_pair":
