@@ -16,7 +16,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from keypairs_ext.host import auth, database, loader, notifications, policies, validation
+from keypairs_ext.host import auth, database, loader, logformat, notifications, policies, validation
 from keypairs_ext.host import conf as host_conf
 from keypairs_ext.host.compute import ComputeAPI
 from keypairs_ext.host.contract import Extension, HostServices, Notifier, Version
@@ -142,4 +142,5 @@ def make_conf_for_service(
     oslo_logging.register_options(conf)
     conf(list(args), project="keypairs", prog=prog, default_config_files=[], **parser)
     oslo_logging.setup(conf, "keypairs")
+    logformat.install()
     return conf
