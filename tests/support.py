@@ -7,6 +7,7 @@ area stay beside it (``functional/keypairs_helpers.py``,
 
 from __future__ import annotations
 
+import itertools
 import os
 import pathlib
 import shutil
@@ -35,11 +36,38 @@ def command(name: str) -> str:
     return found
 
 
+# Ports for the tests' servers: a block of its own for each pytest-xdist
+# worker, below the kernel's ephemeral range (32768 and up on Linux).  A port
+# the kernel picked (bind to 0) could be picked again by another worker, or
+# given to a client socket, before the server that was meant to bind it did:
+# a test then spoke HTTP to another test's sshd.
+_PORTS_FROM = 10000
+_PORTS_PER_WORKER = 500
+_PORTS_WORKERS = 40  # blocks up to 30000; more workers share them, round robin
+
+
+def _port_block() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) % _PORTS_WORKERS if worker.isdigit() else 0
+    start = _PORTS_FROM + index * _PORTS_PER_WORKER
+    return range(start, start + _PORTS_PER_WORKER)
+
+
+_next_port = itertools.cycle(_port_block())
+
+
 def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port that was free on ``host`` a moment ago."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port free on ``host`` now, from this worker's own block: no
+    other worker of the run is handed it."""
+    for _ in range(_PORTS_PER_WORKER):
+        port = next(_next_port)
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:  # in use (another service, or a test's server still up)
+                continue
+            return port
+    raise RuntimeError(f"no free port left in {_port_block()}")
 
 
 def write_config(path: Any, sections: Mapping[str, Mapping[str, Any]]) -> str:
