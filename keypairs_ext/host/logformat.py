@@ -89,11 +89,10 @@ class ContextFormatter(formatters.ContextFormatter):
         if context is not None:
             values = context.get_logging_values()
             fields.update(values)
+            fields["user_identity"] = self._identity_format % formatters._ReplaceFalseValue(values)
         fields["instance"] = ""
         for key in _DEFAULT_EMPTY:
             fields.setdefault(key, "")
-        if context is not None:
-            record.user_identity = self._identity_format % formatters._ReplaceFalseValue(values)
         with_context = bool(fields.get("request_id"))
         style, prints_summary = self._style_for(with_context, record.levelno == logging.DEBUG)
         # Below WARNING oslo.log's summary is empty, or '-' where the format prints it.

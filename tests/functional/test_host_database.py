@@ -129,15 +129,16 @@ _PROBE = sa.Table(
 )
 
 
-@pytest.mark.parametrize("url_kind", ["sqlite", "postgresql"])
-def test_driver_reads_give_the_rows_sqlalchemy_gives(
-    url_kind: str, tmp_path: Any, request: pytest.FixtureRequest
-) -> None:
-    if url_kind == "sqlite":
-        url = f"sqlite:///{tmp_path}/driver.sqlite"
-    else:
-        url = request.getfixturevalue("postgresql_url")
-    engine = one_connection_engine(url)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def probe_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A database for the driver-level tests: a SQLite file, then the test PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/probe.sqlite"
+    return str(request.getfixturevalue("postgresql_url"))
+
+
+def test_driver_reads_give_the_rows_sqlalchemy_gives(probe_url: str) -> None:
+    engine = one_connection_engine(probe_url)
     _PROBE.drop(engine, checkfirst=True)
     _PROBE.create(engine)
     at = datetime.datetime(2026, 1, 2, 3, 4, 5, 678901)
@@ -160,17 +161,10 @@ def test_driver_reads_give_the_rows_sqlalchemy_gives(
     engine.dispose()
 
 
-@pytest.mark.parametrize("url_kind", ["sqlite", "postgresql"])
-def test_driver_reads_keep_one_cursor_which_outlives_a_failed_read(
-    url_kind: str, tmp_path: Any, request: pytest.FixtureRequest
-) -> None:
+def test_driver_reads_keep_one_cursor_which_outlives_a_failed_read(probe_url: str) -> None:
     from oslo_db import exception as db_exc
 
-    if url_kind == "sqlite":
-        url = f"sqlite:///{tmp_path}/cursor.sqlite"
-    else:
-        url = request.getfixturevalue("postgresql_url")
-    engine = one_connection_engine(url)
+    engine = one_connection_engine(probe_url)
     reads = connections.DriverReads()
     one = sa.select(sa.literal_column("1"))
     missing = sa.select(sa.table("no_such_table", sa.column("x")))
@@ -222,15 +216,8 @@ def test_driver_reads_take_sqlalchemys_path_while_it_logs_statements(
     engine.dispose()
 
 
-@pytest.mark.parametrize("url_kind", ["sqlite", "postgresql"])
-def test_a_failed_transaction_is_rolled_back_and_its_connection_reusable(
-    url_kind: str, tmp_path: Any, request: pytest.FixtureRequest
-) -> None:
-    if url_kind == "sqlite":
-        url = f"sqlite:///{tmp_path}/tx.sqlite"
-    else:
-        url = request.getfixturevalue("postgresql_url")
-    engine = one_connection_engine(url)
+def test_a_failed_transaction_is_rolled_back_and_its_connection_reusable(probe_url: str) -> None:
+    engine = one_connection_engine(probe_url)
     with engine.connect() as connection:
         connection.exec_driver_sql("DROP TABLE IF EXISTS tx_probe")
         connection.exec_driver_sql("CREATE TABLE tx_probe (x INTEGER PRIMARY KEY)")
