@@ -1,11 +1,13 @@
-"""The floor app: a keypair import that is nothing but the store's durable create.
+"""The floor app: a keypair import that is nothing but the store's durable
+create, and a show that is nothing but the store's read.
 
 ``python -m bench.floor_app PORT THREADS CONFIG`` serves, as ``bench.hello``
 serves hello, a bare WebOb app over the keypair store that ``keypairs-api
 --config-file CONFIG`` uses (the same statements, driver and connection
 pool).  A POST of an import body creates the keypair, with the fingerprint
-computed once per key, and answers 201 with JSON; anything else answers
-204.  ``bench.floor`` measures it.
+computed once per key, and answers 201 with JSON.  A GET with ``user`` and
+``name`` in its query reads that keypair and answers 200 with JSON.
+Anything else answers 204.  ``bench.floor`` and ``bench.run`` measure it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def floor_application(config: str) -> Any:
 
     def application(environ: dict, start_response: Any) -> Any:
         request = webob.Request(environ)
+        if request.method == "GET" and "name" in request.GET:
+            return read(request)(environ, start_response)
         if request.method != "POST":  # the readiness probe
             return webob.Response(status=204)(environ, start_response)
         keypair = json.loads(request.body)["keypair"]
@@ -66,6 +70,23 @@ def floor_application(config: str) -> Any:
             charset="UTF-8",
         )
         return response(request.environ, start_response)
+
+    def read(request: webob.Request) -> webob.Response:
+        stored = store.get(None, request.GET["user"], request.GET["name"])
+        view = {
+            "keypair": {
+                "name": stored.name,
+                "public_key": stored.public_key,
+                "fingerprint": stored.fingerprint,
+                "type": stored.type,
+                "user_id": stored.user_id,
+                "created_at": stored.created_at.isoformat(),
+                "id": stored.id,
+            }
+        }
+        return webob.Response(
+            body=json.dumps(view).encode(), content_type="application/json", charset="UTF-8"
+        )
 
     return application
 

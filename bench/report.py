@@ -61,6 +61,21 @@ def targets(
     ]
 
 
+def above_floor(results: dict[str, Any]) -> dict[str, float]:
+    """What the API adds to the bare store work under it, in hellos: show
+    over the floor read, import and generate over the floor write."""
+    pairs = (
+        ("show", "floor read"),
+        ("import ed25519", "floor write"),
+        ("generate ed25519", "floor write"),
+    )
+    return {
+        f"{name} over {floor}": results[name]["ratio"] - results[floor]["ratio"]
+        for name, floor in pairs
+        if name in results and floor in results
+    }
+
+
 def machine() -> dict[str, Any]:
     model = ""
     try:
@@ -116,6 +131,8 @@ def print_table(report: dict[str, Any]) -> None:
         print(f"  [{verdict}] {t['target']}: {t['value']:.2f} (limit {t['limit']:.2f})")
     for name, row in report.get("floor_throughput", {}).items():
         print(f"  {name} at {row['clients']} clients: {row['rps']:.1f} req/s")
+    for name, hellos in report.get("above_floor", {}).items():
+        print(f"  {name}: {hellos:+.2f} hello")
     memory = report.get("memory", {})
     if memory:
         print(f"  RSS api worker: {memory['api_worker']}; hello: {memory['hello']}")

@@ -53,13 +53,22 @@ from bench.operations import (
     public_keys,
 )
 from bench.processes import SECRET, THREADS, BareApp, Host
-from bench.report import machine, print_table, targets
+from bench.report import above_floor, machine, print_table, targets
 from bench.scale import scale
 
 #: concurrent clients of the throughput target against the floor
 FLOOR_CLIENTS = 16
 #: what --targets-only measures (with hello and the 16-client throughput)
-TARGET_OPERATIONS = ("show", "list-10", "floor write", "import ed25519", "generate ed25519")
+TARGET_OPERATIONS = (
+    "floor read",
+    "show",
+    "list-10",
+    "floor write",
+    "import ed25519",
+    "generate ed25519",
+)
+#: the keypair that show reads, and its owner (the fixtures of load_fixtures)
+SHOWN_USER, SHOWN_NAME = "bench-show", "show-00000"
 
 
 def floor_write(port: int, public_key: str) -> Op:
@@ -74,16 +83,23 @@ def floor_write(port: int, public_key: str) -> Op:
     )
 
 
+def floor_read(port: int) -> Op:
+    """The floor app's show: the store's read of show's keypair and nothing else."""
+    return Op("floor read", "get", port, f"/?user={SHOWN_USER}&name={SHOWN_NAME}")
+
+
 def compatible_ops(
     host: Host, floor: BareApp, keys: dict[str, str], pools: dict[str, list[str]], server_id: str
 ) -> list[Op]:
     """The compatible API's operations, on the fixtures of ``load_fixtures``,
-    and the floor app's bare write of the same import body just before the imports."""
+    the floor app's bare read of show's keypair just before show, and its bare
+    write of the same import body just before the imports."""
     from keypairs_ext.host.metadata import sign
 
     p = host.port
     ops = [
-        Op("show", "get", p, f"{KP}/show-00000", token="bench-show:bench"),
+        floor_read(floor.port),
+        Op("show", "get", p, f"{KP}/{SHOWN_NAME}", token=f"{SHOWN_USER}:bench"),
         Op("list-10", "get", p, f"{KP}?limit=1000", token="bench-list10:bench"),
         Op("list-100", "get", p, f"{KP}?limit=1000", token="bench-list100:bench"),
         Op("list-1000", "get", p, f"{KP}?limit=1000", token="bench-list1000:bench"),
@@ -381,6 +397,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print("in-process key generation", flush=True)
             report["generation"] = generation_distribution(profile.gen_samples)
         report["targets"] = targets(results, report["floor_throughput"])
+        report["above_floor"] = above_floor(results)
         report["loadavg_end"] = os.getloadavg()
     finally:
         for process in reversed(processes):
