@@ -7,10 +7,16 @@ transfer it runs). The first node bootstraps the cluster
 (``--wsrep-new-cluster``); the others join it by a full state transfer
 (rsync). The shared server on 3306 and its files are never touched: every
 node reads only its own option file (``--defaults-file``).
+
+The nodes outlive a test run that is killed (they drop to the ``mysql``
+user, which clears a parent-death signal), so each cluster's directory
+names the test process that owns it, and a new cluster first stops and
+removes the clusters whose owner is gone (:func:`reap_orphans`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import pwd
@@ -22,17 +28,83 @@ import time
 import uuid
 from collections.abc import Sequence
 
+import psutil
+
 from tests.e2e.api_process import free_port
 
 MARIADBD = "/usr/sbin/mariadbd"
 PROVIDERS = ("/usr/lib/galera/libgalera_smm.so", "/usr/lib/libgalera_smm.so")
 USER = "keypairs"
 PASSWORD = "galera-test-secret"
+ROOT_PREFIX = "keypairs-galera-"
+# In each cluster's directory: "<pid> <start time>" of the owning process
+# (the start time tells a reused pid apart).
+OWNER_FILE = "owner"
 
 
 def provider() -> str | None:
     """The Galera library (Debian's ``galera-4``), if installed."""
     return next((path for path in PROVIDERS if os.path.exists(path)), None)
+
+
+def _process_identity(process: psutil.Process) -> str:
+    return f"{process.pid} {process.create_time()!r}"
+
+
+def _owner_alive(owner: str) -> bool:
+    pid = owner.split()[0] if owner.split() else ""
+    try:
+        return _process_identity(psutil.Process(int(pid))) == owner.strip()
+    except (ValueError, psutil.Error):
+        return False
+
+
+def write_owner(root: pathlib.Path, process: psutil.Process) -> None:
+    """Name ``process`` as the owner of the cluster in ``root``, whole or not
+    at all (a reaper never reads half a file)."""
+    partial = root / (OWNER_FILE + ".partial")
+    partial.write_text(_process_identity(process))
+    os.replace(partial, root / OWNER_FILE)
+
+
+def _wait_dead(processes: Sequence[psutil.Process], deadline: float) -> None:
+    """Until each of ``processes`` has died: gone, or a zombie, which holds no
+    port or file any more (its new parent, not us, reaps it)."""
+    for process in processes:
+        while time.monotonic() < deadline:
+            try:
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.01)
+
+
+def reap_orphans(parent: str | None = None) -> list[pathlib.Path]:
+    """Stop every process of the clusters under ``parent`` (the temporary
+    directory) whose owning test process has gone, and remove their
+    directories; the directories removed.  A directory without an owner
+    file is left alone: it is being set up, or not a cluster's.
+    """
+    removed = []
+    for root in sorted(pathlib.Path(parent or tempfile.gettempdir()).glob(ROOT_PREFIX + "*")):
+        try:
+            owner = (root / OWNER_FILE).read_text()
+        except OSError:
+            continue
+        if _owner_alive(owner):
+            continue
+        inside = f"{root}{os.sep}"
+        leftovers = []
+        for process in psutil.process_iter(["cmdline"]):
+            if any(inside in arg for arg in process.info["cmdline"] or ()):
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
+                    leftovers.append(process)
+        _wait_dead(leftovers, time.monotonic() + 10)
+        shutil.rmtree(root, ignore_errors=True)
+        removed.append(root)
+    return removed
 
 
 class Node:
@@ -195,9 +267,11 @@ class GaleraCluster:
             raise RuntimeError("the Galera library is not installed (Debian package galera-4)")
         self.provider = found
         self.name = f"keypairs_test_{uuid.uuid4().hex[:8]}"
+        reap_orphans()
         # Not under pytest's tmp_path: that is private to root, and the
         # server and its rsync run as mysql.
-        self.root = pathlib.Path(tempfile.mkdtemp(prefix="keypairs-galera-"))
+        self.root = pathlib.Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
+        write_owner(self.root, psutil.Process())
         self.nodes = [Node(self, index) for index in range(1, size + 1)]
 
     def start(self, timeout: float = 120) -> GaleraCluster:
