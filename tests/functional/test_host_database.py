@@ -401,3 +401,31 @@ def test_connection_trace_alone_comments_the_store_reads_too(tmp_path: Any) -> N
         assert selects and all("  -- File: " in s for s in selects), selects
     finally:
         host.close()
+
+
+@pytest.mark.postgresql
+def test_a_host_reaches_a_local_postgresql_through_its_unix_socket(
+    postgresql_url: str, tmp_path: Any
+) -> None:
+    """The tuning guide's URL for a PostgreSQL on the same machine: the
+    socket's directory as ``host`` in the query, no TCP."""
+    url = sa.engine.make_url(postgresql_url)
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        setting = connection.exec_driver_sql("SHOW unix_socket_directories").scalar()
+    engine.dispose()
+    directory = str(setting).split(",")[0].strip()
+    socket_url = url.set(host=None, port=None).update_query_dict({"host": directory})
+    host = build_host(socket_url.render_as_string(hide_password=False), str(tmp_path))
+    try:
+        client = Client(host.api, version="2.2")
+        created = client.post("/v2.1/os-keypairs", {"keypair": {"name": "over-socket"}})
+        assert created.status_int == 201, created.text
+        shown = client.get("/v2.1/os-keypairs/over-socket")
+        assert shown.status_int == 200, shown.text
+        assert shown.json["keypair"]["public_key"] == created.json["keypair"]["public_key"]
+        with host.autocommit.connect() as connection:
+            # NULL on a Unix-domain socket, the server's address on TCP.
+            assert connection.exec_driver_sql("SELECT inet_server_addr()").scalar() is None
+    finally:
+        host.close()
