@@ -36,9 +36,14 @@ def floor_application(config: str) -> Any:
     def application(environ: dict, start_response: Any) -> Any:
         request = webob.Request(environ)
         if request.method == "GET" and "name" in request.GET:
-            return read(request)(environ, start_response)
-        if request.method != "POST":  # the readiness probe
-            return webob.Response(status=204)(environ, start_response)
+            response = read(request)
+        elif request.method == "POST":
+            response = create(request)
+        else:  # the readiness probe
+            response = webob.Response(status=204)
+        return response(environ, start_response)
+
+    def create(request: webob.Request) -> webob.Response:
         keypair = json.loads(request.body)["keypair"]
         public_key = keypair["public_key"]
         if public_key not in fingerprints:  # once per key: the floor parses nothing
@@ -54,41 +59,30 @@ def floor_application(config: str) -> Any:
             },
             QUOTA,
         )
-        view = {
-            "keypair": {
-                "name": stored.name,
-                "public_key": stored.public_key,
-                "fingerprint": stored.fingerprint,
-                "type": stored.type,
-                "user_id": stored.user_id,
-            }
-        }
-        response = webob.Response(
-            body=json.dumps(view).encode(),
-            status=201,
-            content_type="application/json",
-            charset="UTF-8",
-        )
-        return response(request.environ, start_response)
+        return _json(_view(stored), 201)
 
     def read(request: webob.Request) -> webob.Response:
         stored = store.get(None, request.GET["user"], request.GET["name"])
-        view = {
-            "keypair": {
-                "name": stored.name,
-                "public_key": stored.public_key,
-                "fingerprint": stored.fingerprint,
-                "type": stored.type,
-                "user_id": stored.user_id,
-                "created_at": stored.created_at.isoformat(),
-                "id": stored.id,
-            }
-        }
-        return webob.Response(
-            body=json.dumps(view).encode(), content_type="application/json", charset="UTF-8"
-        )
+        view = _view(stored)
+        view["keypair"].update(created_at=stored.created_at.isoformat(), id=stored.id)
+        return _json(view, 200)
 
     return application
+
+
+def _view(stored: Any) -> dict[str, Any]:
+    """The fields a created keypair shows."""
+    fields = ("name", "public_key", "fingerprint", "type", "user_id")
+    return {"keypair": {field: getattr(stored, field) for field in fields}}
+
+
+def _json(view: dict[str, Any], status: int) -> webob.Response:
+    return webob.Response(
+        body=json.dumps(view).encode(),
+        status=status,
+        content_type="application/json",
+        charset="UTF-8",
+    )
 
 
 def main() -> None:

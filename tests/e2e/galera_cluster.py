@@ -52,9 +52,8 @@ def _process_identity(process: psutil.Process) -> str:
 
 
 def _owner_alive(owner: str) -> bool:
-    pid = owner.split()[0] if owner.split() else ""
     try:
-        return _process_identity(psutil.Process(int(pid))) == owner.strip()
+        return _process_identity(psutil.Process(int(owner.partition(" ")[0]))) == owner.strip()
     except (ValueError, psutil.Error):
         return False
 
@@ -67,24 +66,21 @@ def write_owner(root: pathlib.Path, process: psutil.Process) -> None:
     os.replace(partial, root / OWNER_FILE)
 
 
-def _wait_dead(processes: Sequence[psutil.Process], deadline: float) -> None:
-    """Until each of ``processes`` has died: gone, or a zombie, which holds no
-    port or file any more (its new parent, not us, reaps it)."""
-    for process in processes:
-        while time.monotonic() < deadline:
-            try:
-                if process.status() == psutil.STATUS_ZOMBIE:
-                    break
-            except psutil.NoSuchProcess:
-                break
-            time.sleep(0.01)
+def has_died(process: psutil.Process) -> bool:
+    """Gone, or a zombie, which holds no port or file any more (its new
+    parent, not us, reaps it)."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def reap_orphans(parent: str | None = None) -> list[pathlib.Path]:
     """Stop every process of the clusters under ``parent`` (the temporary
     directory) whose owning test process has gone, and remove their
-    directories; the directories removed.  A directory without an owner
-    file is left alone: it is being set up, or not a cluster's.
+    directories; the directories removed.  Their processes have died when
+    it returns (or ten seconds passed).  A directory without an owner file
+    is left alone: it is being set up, or not a cluster's.
     """
     removed = []
     for root in sorted(pathlib.Path(parent or tempfile.gettempdir()).glob(ROOT_PREFIX + "*")):
@@ -101,7 +97,9 @@ def reap_orphans(parent: str | None = None) -> list[pathlib.Path]:
                 with contextlib.suppress(psutil.Error):
                     process.kill()
                     leftovers.append(process)
-        _wait_dead(leftovers, time.monotonic() + 10)
+        deadline = time.monotonic() + 10
+        while not all(map(has_died, leftovers)) and time.monotonic() < deadline:
+            time.sleep(0.01)
         shutil.rmtree(root, ignore_errors=True)
         removed.append(root)
     return removed

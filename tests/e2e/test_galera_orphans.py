@@ -20,7 +20,13 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from tests.e2e.galera_cluster import OWNER_FILE, ROOT_PREFIX, reap_orphans, write_owner
+from tests.e2e.galera_cluster import (
+    OWNER_FILE,
+    ROOT_PREFIX,
+    has_died,
+    reap_orphans,
+    write_owner,
+)
 
 SLEEP = "import time; time.sleep(300)"
 
@@ -56,19 +62,6 @@ def node(root: pathlib.Path, started: list[psutil.Process]) -> psutil.Process:
     raise AssertionError(f"the node of {root} never started")
 
 
-def stopped(process: psutil.Process) -> bool:
-    """Gone within ten seconds, or dead and waiting for its new parent to reap it."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if process.status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def gone_owner() -> psutil.Process:
     """A process that has exited since (psutil remembers its identity)."""
     process = subprocess.Popen([sys.executable, "-c", SLEEP])
@@ -85,7 +78,7 @@ def test_a_cluster_whose_owner_is_gone_is_stopped_and_removed(tmp_path, processe
 
     assert reap_orphans(str(tmp_path)) == [orphan]
 
-    assert [stopped(n) for n in nodes] == [True, True]
+    assert [has_died(n) for n in nodes] == [True, True]
     assert not orphan.exists()
 
 
@@ -109,7 +102,7 @@ def test_a_reused_pid_is_not_the_owner(tmp_path, processes):
 
     assert reap_orphans(str(tmp_path)) == [orphan]
 
-    assert stopped(survivor)
+    assert has_died(survivor)
     assert os.getpid() == int(pid)  # this process, still running, owned it no more
 
 
@@ -125,5 +118,5 @@ def test_only_the_processes_of_the_orphaned_cluster_are_stopped(tmp_path, proces
 
     assert reap_orphans(str(tmp_path)) == [orphan]
 
-    assert stopped(orphaned)
-    assert stranger.is_running() and stranger.status() != psutil.STATUS_ZOMBIE
+    assert has_died(orphaned)
+    assert not has_died(stranger)
