@@ -26,9 +26,9 @@ from typing import Any
 from oslo_context import context as context_utils
 from oslo_log import formatters
 
-# Record fields oslo.log sets to '' when neither the record nor the context has them.
+# Record fields oslo.log sets to '' when neither the record nor the context
+# has them ("instance" too, which ``format`` sets to '' outright, as oslo.log does).
 _DEFAULT_EMPTY = (
-    "instance",
     "color",
     "user_identity",
     "resource",
